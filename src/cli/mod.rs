@@ -1,0 +1,28 @@
+//! Subcommands of the `steptool` CLI, one module each.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod encode;
+
+/// StepTool: step-grained reinforcement learning for multi-step tool use.
+#[derive(Debug, Parser)]
+#[command(name = "steptool", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Encode a StepTool training TSV into token-level episodes (one JSON object per row).
+    Encode(encode::Args),
+}
+
+/// Run the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Encode(args) => encode::run(args),
+    }
+}
