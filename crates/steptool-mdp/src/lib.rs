@@ -34,6 +34,7 @@
 
 mod episode;
 mod error;
+pub mod names;
 mod sample;
 mod trajectory;
 
