@@ -32,14 +32,20 @@
 //! # Ok(()) }
 //! ```
 
+// pub mod chat; (enabled once pylit lands)
+mod encoder;
 mod episode;
 mod error;
 pub mod names;
+mod react;
 mod sample;
 mod trajectory;
 
+// pub use chat::{ChatFormat, HfChatTemplate, Message, Role};
+pub use encoder::{EncodeMode, Encoded, Encoder, EncoderConfig};
 pub use episode::{validate_spans, ActionSpan, Episode};
 pub use error::{Error, Location, Result};
+pub use react::{parse_react, parse_react_strict, parse_tool_calls_message, ParsedTurn};
 pub use sample::StepSample;
 pub use trajectory::{
     Action, Finish, ReturnType, Step, ToolCall, ToolSchema, Trajectory, FINISH_TOOL,

@@ -1,0 +1,173 @@
+//! The chat formats of the paper's three model families (formats.md §1.3, §3.4).
+
+use serde::{Deserialize, Serialize};
+
+use super::{Message, Role};
+use crate::error::{Error, Result};
+use crate::pylit;
+use crate::sample::StepSample;
+use crate::trajectory::Trajectory;
+
+/// The opening of the training system prompt: the reference's training data names the tools only
+/// (formats.md §1.4), unlike the full AutoGPT prompt used at inference.
+const TRAINING_SYSTEM_PREFIX: &str = "Specifically, you have access to the following APIs: ";
+
+/// A built-in chat format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChatFormat {
+    /// ToolLLaMA-2-7b-v2 (`System:`/`User:`/`Function:`/`Assistant:` headers).
+    #[serde(rename = "toolllama")]
+    ToolLlama,
+    /// Qwen2 ChatML (`<|im_start|>role\n…<|im_end|>\n`).
+    Qwen2,
+    /// Llama-3.1 headers (`<|start_header_id|>role<|end_header_id|>\n\n…<|eot_id|>`).
+    #[serde(rename = "llama3")]
+    Llama31,
+}
+
+impl std::str::FromStr for ChatFormat {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "toolllama" | "tool-llama" | "toolllama2" => Ok(Self::ToolLlama),
+            "qwen2" | "qwen" | "chatml" => Ok(Self::Qwen2),
+            "llama3" | "llama3-1" | "llama3.1" | "llama-3.1" => Ok(Self::Llama31),
+            other => Err(Error::format(
+                Default::default(),
+                format!("unknown chat format {other:?}: expected toolllama, qwen2 or llama3"),
+            )),
+        }
+    }
+}
+
+impl ChatFormat {
+    /// Render a trajectory as the reference's training segments (formats.md §1.3), with one
+    /// reward per step.
+    ///
+    /// `prompt[0]` holds the abbreviated system prompt naming the tools
+    /// (`str([names])`), the query and the opening of the first assistant turn; `prompt[i]`
+    /// holds the observation of step `i - 1`; `response[i]` is action `i` with the model's
+    /// end-of-turn marker. Thoughts are rendered as the reference data has them: absent for
+    /// ToolLLaMA, `Thought: {thought}` (normally empty) for Qwen2 and Llama-3.1.
+    ///
+    /// Errors when the reward count differs from the step count, or an intermediate step has
+    /// no observation (a tool response is needed to render the next prompt).
+    pub fn training_sample(self, trajectory: &Trajectory, rewards: &[f64]) -> Result<StepSample> {
+        let steps = trajectory.steps();
+        let id = trajectory.query_id().unwrap_or("<no id>");
+        if rewards.len() != steps.len() {
+            return Err(Error::InvalidTrajectory(format!(
+                "query {id}: {} rewards for {} steps (one reward per step)",
+                rewards.len(),
+                steps.len()
+            )));
+        }
+        let names: Vec<&str> = trajectory.tools().iter().map(|t| t.name.as_str()).collect();
+        let system = format!("{TRAINING_SYSTEM_PREFIX}{}", pylit::repr_str_list(&names));
+        let query = trajectory.query();
+        let mut prompts = Vec::with_capacity(steps.len());
+        let mut responses = Vec::with_capacity(steps.len());
+        for (k, step) in steps.iter().enumerate() {
+            let prompt = if k == 0 {
+                match self {
+                    Self::ToolLlama => format!("System:\n{system}\nUser:\n{query}\nBegin!\n\nAssistant:\n"),
+                    Self::Qwen2 => format!(
+                        "<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n\n{query}\nBegin!\n<|im_end|>\n<|im_start|>assistant\n"
+                    ),
+                    Self::Llama31 => format!(
+                        "<|start_header_id|>system<|end_header_id|>\n\n{system}<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n{query}\nBegin!\n<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+                    ),
+                }
+            } else {
+                let obs = steps[k - 1].observation.as_deref().ok_or_else(|| {
+                    Error::InvalidTrajectory(format!(
+                        "query {id}: step {} has no observation, needed for the prompt of step {k}",
+                        k - 1
+                    ))
+                })?;
+                match self {
+                    Self::ToolLlama => format!("Function:\n{obs}\nAssistant:\n"),
+                    Self::Qwen2 => format!("<|im_start|>function\n{obs}<|im_end|>\n<|im_start|>assistant\n"),
+                    Self::Llama31 => format!(
+                        "<|start_header_id|>function<|end_header_id|>\n\n{obs}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+                    ),
+                }
+            };
+            let call = step.action.call();
+            let thought = step.thought.as_deref().unwrap_or("");
+            let (name, args) = (call.name(), call.arguments());
+            let response = match self {
+                Self::ToolLlama => format!("Action: {name}\nAction Input: {args}\n"),
+                Self::Qwen2 => format!("Thought: {thought}\nAction: {name}\nAction Input: {args}<|im_end|>\n"),
+                Self::Llama31 => format!("Thought: {thought}\nAction: {name}\nAction Input: {args}<|eot_id|>"),
+            };
+            prompts.push(prompt);
+            responses.push(response);
+        }
+        StepSample::new(prompts, responses, rewards.to_vec())
+    }
+
+    /// Render messages as the reference's inference prompt (formats.md §3.4), ending with the
+    /// opening of the next assistant turn. Assistant turns with a call are rendered with
+    /// [`Message::model_text`]; tool messages take the `function` role.
+    pub fn render_prompt(self, messages: &[Message]) -> String {
+        let mut out = String::new();
+        for m in messages {
+            let text = m.model_text();
+            match self {
+                Self::ToolLlama => {
+                    let role = match m.role {
+                        Role::System => "System",
+                        Role::User => "User",
+                        Role::Assistant => "Assistant",
+                        Role::Tool => "Function",
+                    };
+                    out.push_str(&format!("{role}: {text}\n"));
+                }
+                Self::Qwen2 => out.push_str(&format!("<|im_start|>{}\n{text}<|im_end|>\n", reference_role(m.role))),
+                Self::Llama31 => out.push_str(&format!(
+                    "<|start_header_id|>{}<|end_header_id|>\n\n{text}<|eot_id|>",
+                    reference_role(m.role)
+                )),
+            }
+        }
+        out.push_str(self.generation_prompt());
+        out
+    }
+
+    /// The opening of an assistant turn, appended after the last message.
+    pub fn generation_prompt(self) -> &'static str {
+        match self {
+            Self::ToolLlama => "Assistant:\n",
+            Self::Qwen2 => "<|im_start|>assistant\n",
+            Self::Llama31 => "<|start_header_id|>assistant<|end_header_id|>\n\n",
+        }
+    }
+
+    /// Strings that end an assistant turn at generation time (the reference's vLLM `stop`).
+    pub fn stop_strings(self) -> &'static [&'static str] {
+        match self {
+            Self::ToolLlama => &["</s>"],
+            Self::Qwen2 => &["<|im_end|>", "<|endoftext|>"],
+            Self::Llama31 => &["<|eot_id|>"],
+        }
+    }
+
+    /// The name used in configs and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ToolLlama => "toolllama",
+            Self::Qwen2 => "qwen2",
+            Self::Llama31 => "llama3",
+        }
+    }
+}
+
+/// The role name in ChatML and Llama-3 prompts: `tool` messages are `function` turns.
+fn reference_role(role: Role) -> &'static str {
+    match role {
+        Role::Tool => "function",
+        other => other.as_str(),
+    }
+}
