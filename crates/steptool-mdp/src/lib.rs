@@ -32,16 +32,17 @@
 //! # Ok(()) }
 //! ```
 
-// pub mod chat; (enabled once pylit lands)
+pub mod chat;
 mod encoder;
 mod episode;
 mod error;
 pub mod names;
+pub mod pylit;
 mod react;
 mod sample;
 mod trajectory;
 
-// pub use chat::{ChatFormat, HfChatTemplate, Message, Role};
+pub use chat::{ChatFormat, HfChatTemplate, Message, Role};
 pub use encoder::{EncodeMode, Encoded, Encoder, EncoderConfig};
 pub use episode::{validate_spans, ActionSpan, Episode};
 pub use error::{Error, Location, Result};
