@@ -1,0 +1,159 @@
+//! OpenAI-style conversations: what environments start and agents read.
+//!
+//! The reference algorithms keep the dialogue as an OpenAI message list (formats.md §5.1):
+//! `system`, `user`, then per step an `assistant` message with one tool call and a `tool`
+//! message with the observation. DFSDT adds `user` "diversity" messages marked
+//! `valid: false` (§5.3), which the open-model wrappers still render (a quirk an [`crate::Agent`]
+//! may reproduce or not).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use steptool_mdp::ToolCall;
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The system prompt.
+    System,
+    /// The user (the query, DFSDT diversity prompts).
+    User,
+    /// The model.
+    Assistant,
+    /// A tool response (`Function:` in the ToolLLaMA format).
+    Tool,
+}
+
+impl Role {
+    /// The OpenAI role name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+            Role::Tool => "tool",
+        }
+    }
+}
+
+/// One message of a conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// Who wrote it.
+    pub role: Role,
+    /// The text: system prompt, query, the assistant's thought, or the observation.
+    pub content: String,
+    /// The assistant's tool call (the reference keeps only the first one per turn).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call: Option<ToolCall>,
+    /// For `tool` messages: the function that produced the observation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `false` for DFSDT diversity prompts after they were used (formats.md §5.3).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub valid: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+impl Message {
+    /// A system message.
+    pub fn system(content: impl Into<String>) -> Self {
+        Self::plain(Role::System, content)
+    }
+
+    /// A user message.
+    pub fn user(content: impl Into<String>) -> Self {
+        Self::plain(Role::User, content)
+    }
+
+    /// An assistant message with a thought and one tool call.
+    pub fn assistant(thought: impl Into<String>, call: ToolCall) -> Self {
+        Self {
+            role: Role::Assistant,
+            content: thought.into(),
+            tool_call: Some(call),
+            name: None,
+            valid: true,
+        }
+    }
+
+    /// A tool message: the observation of function `name`.
+    pub fn tool(name: impl Into<String>, observation: impl Into<String>) -> Self {
+        Self {
+            role: Role::Tool,
+            content: observation.into(),
+            tool_call: None,
+            name: Some(name.into()),
+            valid: true,
+        }
+    }
+
+    fn plain(role: Role, content: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: content.into(),
+            tool_call: None,
+            name: None,
+            valid: true,
+        }
+    }
+
+    /// The message in the reference's open-model message format (formats.md §5.4):
+    /// `{"role":"assistant","content":thought,"tool_calls":[{"id":0,"type":"function","function":{"name","arguments"}}]}`,
+    /// `{"role":"tool","name","content","tool_call_id":0}`, diversity prompts with `"valid": false`.
+    pub fn to_openai(&self) -> Value {
+        let mut m = json!({"role": self.role.as_str(), "content": self.content});
+        if let Some(call) = &self.tool_call {
+            m["tool_calls"] = json!([{"id": 0, "type": "function",
+                "function": {"name": call.name(), "arguments": call.arguments()}}]);
+        }
+        if self.role == Role::Tool {
+            m["name"] = json!(self.name.clone().unwrap_or_default());
+            m["tool_call_id"] = json!(0);
+        }
+        if !self.valid {
+            m["valid"] = json!(false);
+        }
+        m
+    }
+}
+
+/// Render one assistant turn as the reference's `react_deparser` does (formats.md §3.4):
+/// `"Thought: " + thought + "\nAction: " + name + "\nAction Input: " + arguments`.
+pub fn react_text(thought: &str, call: &ToolCall) -> String {
+    format!(
+        "Thought: {thought}\nAction: {}\nAction Input: {}",
+        call.name(),
+        call.arguments()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openai_shapes() {
+        let a = Message::assistant("t", ToolCall::new("f", "{}"));
+        assert_eq!(
+            a.to_openai(),
+            json!({"role":"assistant","content":"t","tool_calls":[{"id":0,"type":"function","function":{"name":"f","arguments":"{}"}}]})
+        );
+        let t = Message::tool("f", "obs");
+        assert_eq!(
+            t.to_openai(),
+            json!({"role":"tool","content":"obs","name":"f","tool_call_id":0})
+        );
+        assert_eq!(
+            react_text("t", &ToolCall::new("f", "{}")),
+            "Thought: t\nAction: f\nAction Input: {}"
+        );
+    }
+}
