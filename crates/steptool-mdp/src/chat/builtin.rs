@@ -99,8 +99,12 @@ impl ChatFormat {
             let (name, args) = (call.name(), call.arguments());
             let response = match self {
                 Self::ToolLlama => format!("Action: {name}\nAction Input: {args}\n"),
-                Self::Qwen2 => format!("Thought: {thought}\nAction: {name}\nAction Input: {args}<|im_end|>\n"),
-                Self::Llama31 => format!("Thought: {thought}\nAction: {name}\nAction Input: {args}<|eot_id|>"),
+                Self::Qwen2 => {
+                    format!("Thought: {thought}\nAction: {name}\nAction Input: {args}<|im_end|>\n")
+                }
+                Self::Llama31 => {
+                    format!("Thought: {thought}\nAction: {name}\nAction Input: {args}<|eot_id|>")
+                }
             };
             prompts.push(prompt);
             responses.push(response);
@@ -125,7 +129,10 @@ impl ChatFormat {
                     };
                     out.push_str(&format!("{role}: {text}\n"));
                 }
-                Self::Qwen2 => out.push_str(&format!("<|im_start|>{}\n{text}<|im_end|>\n", reference_role(m.role))),
+                Self::Qwen2 => out.push_str(&format!(
+                    "<|im_start|>{}\n{text}<|im_end|>\n",
+                    reference_role(m.role)
+                )),
                 Self::Llama31 => out.push_str(&format!(
                     "<|start_header_id|>{}<|end_header_id|>\n\n{text}<|eot_id|>",
                     reference_role(m.role)
@@ -169,5 +176,57 @@ fn reference_role(role: Role) -> &'static str {
     match role {
         Role::Tool => "function",
         other => other.as_str(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trajectory::ToolCall;
+
+    fn dialogue() -> Vec<Message> {
+        vec![
+            Message::new(Role::System, "SYS"),
+            Message::new(Role::User, "\nQ\nBegin!\n"),
+            Message::assistant_call("think", ToolCall::new("f", "{\"a\": 1}")),
+            Message::new(Role::Tool, "{\"error\": \"\", \"response\": \"ok\"}"),
+        ]
+    }
+
+    #[test]
+    fn inference_prompts_match_the_reference_wrappers() {
+        // formats.md §3.4, `tool-llama-single-round`: "Role: content\n" per message.
+        assert_eq!(
+            ChatFormat::ToolLlama.render_prompt(&dialogue()),
+            "System: SYS\nUser: \nQ\nBegin!\n\nAssistant: Thought: think\nAction: f\nAction Input: {\"a\": 1}\n\
+             Function: {\"error\": \"\", \"response\": \"ok\"}\nAssistant:\n"
+        );
+        assert_eq!(
+            ChatFormat::Qwen2.render_prompt(&dialogue()),
+            "<|im_start|>system\nSYS<|im_end|>\n<|im_start|>user\n\nQ\nBegin!\n<|im_end|>\n\
+             <|im_start|>assistant\nThought: think\nAction: f\nAction Input: {\"a\": 1}<|im_end|>\n\
+             <|im_start|>function\n{\"error\": \"\", \"response\": \"ok\"}<|im_end|>\n<|im_start|>assistant\n"
+        );
+        assert_eq!(
+            ChatFormat::Llama31.render_prompt(&dialogue()),
+            "<|start_header_id|>system<|end_header_id|>\n\nSYS<|eot_id|>\
+             <|start_header_id|>user<|end_header_id|>\n\n\nQ\nBegin!\n<|eot_id|>\
+             <|start_header_id|>assistant<|end_header_id|>\n\nThought: think\nAction: f\nAction Input: {\"a\": 1}<|eot_id|>\
+             <|start_header_id|>function<|end_header_id|>\n\n{\"error\": \"\", \"response\": \"ok\"}<|eot_id|>\
+             <|start_header_id|>assistant<|end_header_id|>\n\n"
+        );
+    }
+
+    #[test]
+    fn names_parse() -> Result<()> {
+        for f in [
+            ChatFormat::ToolLlama,
+            ChatFormat::Qwen2,
+            ChatFormat::Llama31,
+        ] {
+            assert_eq!(f.name().parse::<ChatFormat>()?, f);
+        }
+        assert!("gpt".parse::<ChatFormat>().is_err());
+        Ok(())
     }
 }

@@ -31,8 +31,10 @@ impl HfChatTemplate {
     pub fn from_tokenizer_config(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let config: Value = serde_json::from_str(&text)
-            .map_err(|source| Error::Json { location: Location::file(path), source })?;
+        let config: Value = serde_json::from_str(&text).map_err(|source| Error::Json {
+            location: Location::file(path),
+            source,
+        })?;
         let template = match config.get("chat_template") {
             Some(Value::String(t)) => t.clone(),
             Some(Value::Array(list)) => list
@@ -64,25 +66,50 @@ impl HfChatTemplate {
             match config.get(key) {
                 Some(Value::String(s)) => s.clone(),
                 // AddedToken dicts: {"content": "<s>", "lstrip": false, ...}
-                Some(Value::Object(o)) => o.get("content").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                Some(Value::Object(o)) => o
+                    .get("content")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
                 _ => String::new(),
             }
         };
-        Self::new(template, token("bos_token"), token("eos_token"), path.display().to_string())
+        Self::new(
+            template,
+            token("bos_token"),
+            token("eos_token"),
+            path.display().to_string(),
+        )
     }
 
     /// A template from its source text and special tokens; `source_name` names it in errors.
-    pub fn new(template: String, bos_token: String, eos_token: String, source_name: String) -> Result<Self> {
+    pub fn new(
+        template: String,
+        bos_token: String,
+        eos_token: String,
+        source_name: String,
+    ) -> Result<Self> {
         let mut env = Environment::new();
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
-        env.add_function("raise_exception", |message: String| -> std::result::Result<String, minijinja::Error> {
-            Err(minijinja::Error::new(ErrorKind::InvalidOperation, message))
-        });
+        env.add_function(
+            "raise_exception",
+            |message: String| -> std::result::Result<String, minijinja::Error> {
+                Err(minijinja::Error::new(ErrorKind::InvalidOperation, message))
+            },
+        );
         env.add_template_owned(TEMPLATE_NAME, template)
-            .map_err(|source| Error::Template { name: source_name.clone(), source })?;
-        Ok(Self { env, source_name, bos_token, eos_token })
+            .map_err(|source| Error::Template {
+                name: source_name.clone(),
+                source,
+            })?;
+        Ok(Self {
+            env,
+            source_name,
+            bos_token,
+            eos_token,
+        })
     }
 
     /// Render `messages`; with `add_generation_prompt` the opening of an assistant turn is
@@ -102,7 +129,10 @@ impl HfChatTemplate {
         let template = self
             .env
             .get_template(TEMPLATE_NAME)
-            .map_err(|source| Error::Template { name: self.source_name.clone(), source })?;
+            .map_err(|source| Error::Template {
+                name: self.source_name.clone(),
+                source,
+            })?;
         template
             .render(context! {
                 messages => messages,
@@ -110,6 +140,9 @@ impl HfChatTemplate {
                 bos_token => self.bos_token.clone(),
                 eos_token => self.eos_token.clone(),
             })
-            .map_err(|source| Error::Template { name: self.source_name.clone(), source })
+            .map_err(|source| Error::Template {
+                name: self.source_name.clone(),
+                source,
+            })
     }
 }

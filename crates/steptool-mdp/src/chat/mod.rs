@@ -18,6 +18,7 @@
 
 mod builtin;
 mod hf_template;
+pub mod system_prompt;
 
 pub use builtin::ChatFormat;
 pub use hf_template::HfChatTemplate;
@@ -69,12 +70,20 @@ pub struct Message {
 impl Message {
     /// A message without a tool call.
     pub fn new(role: Role, content: impl Into<String>) -> Self {
-        Self { role, content: content.into(), tool_call: None }
+        Self {
+            role,
+            content: content.into(),
+            tool_call: None,
+        }
     }
 
     /// An assistant turn: a thought and a call.
     pub fn assistant_call(thought: impl Into<String>, call: ToolCall) -> Self {
-        Self { role: Role::Assistant, content: thought.into(), tool_call: Some(call) }
+        Self {
+            role: Role::Assistant,
+            content: thought.into(),
+            tool_call: Some(call),
+        }
     }
 
     /// The text the model wrote for this message: for an assistant turn with a call, the
@@ -89,5 +98,9 @@ impl Message {
 
 /// The ReAct text of one assistant turn (formats.md §3.4, `react_deparser`).
 pub fn react_text(thought: &str, call: &ToolCall) -> String {
-    format!("Thought: {thought}\nAction: {}\nAction Input: {}", call.name(), call.arguments())
+    format!(
+        "Thought: {thought}\nAction: {}\nAction Input: {}",
+        call.name(),
+        call.arguments()
+    )
 }
