@@ -405,6 +405,24 @@ mod tests {
     }
 
     #[test]
+    fn keys_from_env_and_file() -> anyhow::Result<()> {
+        std::env::set_var("STEPTOOL_REWARD_TEST_KEY_9F2", " sk-env \n");
+        assert_eq!(
+            ApiKey::from_env("STEPTOOL_REWARD_TEST_KEY_9F2")?,
+            ApiKey::new("sk-env")?
+        );
+        let missing = ApiKey::from_env("STEPTOOL_REWARD_TEST_KEY_MISSING_9F2").err();
+        assert!(format!("{missing:?}").contains("STEPTOOL_REWARD_TEST_KEY_MISSING_9F2"));
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("key");
+        std::fs::write(&path, "sk-file\n")?;
+        assert_eq!(ApiKey::from_file(&path)?, ApiKey::new("sk-file")?);
+        std::fs::write(&path, "\n")?;
+        assert!(ApiKey::from_file(&path).is_err());
+        Ok(())
+    }
+
+    #[test]
     fn urls() {
         assert_eq!(
             Endpoint::new("http://h:8000/v1/", None).url(),
