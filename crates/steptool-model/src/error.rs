@@ -1,0 +1,96 @@
+//! The crate's error type.
+
+use std::path::PathBuf;
+
+/// Errors of `steptool-model`. Every variant names the file, field or tensor that is wrong.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A JSON file (config, index, adapter config) does not parse.
+    #[error("{path}: invalid JSON: {source}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A configuration value is missing, out of range or not supported.
+    #[error("{}config field `{field}`: {message}", file.as_ref().map(|f| format!("{}: ", f.display())).unwrap_or_default())]
+    Config {
+        /// The config file, when the config came from one.
+        file: Option<PathBuf>,
+        /// The field (dotted for nested fields: `rope_scaling.factor`).
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A safetensors file is truncated or corrupt.
+    #[error("{path}: not a valid safetensors file: {source}")]
+    Safetensors {
+        /// The file.
+        path: PathBuf,
+        /// The parser's error.
+        #[source]
+        source: safetensors::SafeTensorError,
+    },
+    /// A tensor the model needs is not in the checkpoint.
+    #[error("tensor `{name}` is missing from {location}")]
+    MissingTensor {
+        /// The tensor name.
+        name: String,
+        /// Where it was looked for (file or directory).
+        location: String,
+    },
+    /// A tensor has the wrong shape.
+    #[error("tensor `{name}` in {path}: expected shape {expected:?}, found {found:?}")]
+    ShapeMismatch {
+        /// The tensor name.
+        name: String,
+        /// The file it came from.
+        path: PathBuf,
+        /// The shape the config implies.
+        expected: Vec<i64>,
+        /// The shape in the file.
+        found: Vec<i64>,
+    },
+    /// A tensor has a dtype this crate cannot load.
+    #[error("tensor `{name}` in {path}: dtype {dtype} is not supported (F32, F16, BF16, F64)")]
+    UnsupportedDtype {
+        /// The tensor name.
+        name: String,
+        /// The file.
+        path: PathBuf,
+        /// The dtype found.
+        dtype: String,
+    },
+    /// The sharded index names a tensor twice or a file that does not exist.
+    #[error("{path}: {message}")]
+    Index {
+        /// The index file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// Bad input to a forward pass or to generation (shapes, ids, masks).
+    #[error("invalid input: {0}")]
+    Input(String),
+    /// A LoRA adapter operation is not possible in the model's current state.
+    #[error("LoRA: {0}")]
+    Lora(String),
+    /// libtorch reported an error.
+    #[error("libtorch: {0}")]
+    Torch(#[from] tch::TchError),
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
