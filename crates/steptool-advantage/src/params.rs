@@ -39,10 +39,11 @@ impl Params {
             .collect()
     }
 
-    /// The KL penalty of one position: `-β·kl_t` in `f32`.
+    /// The KL penalty of one position: `-β·kl_t` in `f32` (`+ 0.0` turns the `-0.0` of a zero
+    /// KL into `0.0` and changes no other value).
     #[inline]
     pub(crate) fn penalty(&self, kl: f32) -> f32 {
-        kl * self.neg_kl_coef
+        kl * self.neg_kl_coef + 0.0
     }
 
     /// The step rewards the estimators see: the input's, or with `r_0..r_{n-2}` replaced by 0
