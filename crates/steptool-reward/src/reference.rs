@@ -20,7 +20,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use steptool_mdp::{Step, ToolCall, ToolSchema, Trajectory};
+use steptool_mdp::{ChatFormat, Step, StepSample, ToolCall, ToolSchema, Trajectory};
 
 use crate::annotation::{AnswerStatus, Provenance, RoundScores, StepAnnotation};
 use crate::error::{Error, Result};
@@ -217,6 +217,19 @@ pub fn rewards_from_file(
             Ok((qid, shaper.shape_f64(&a)))
         })
         .collect()
+}
+
+/// The converter from converted predictions plus annotations to StepTool training rows
+/// (formats.md §1.3, §2.5): the trajectory rendered in `format` as prompt/response segments,
+/// with the shaped reward of every step. Write it with the TSV writer of `steptool-mdp`.
+pub fn training_sample(
+    format: ChatFormat,
+    trajectory: &Trajectory,
+    annotation: &StepAnnotation,
+    shaper: &RewardShaper,
+) -> Result<StepSample> {
+    annotation.check_matches(trajectory)?;
+    Ok(format.training_sample(trajectory, &shaper.shape_f64(annotation))?)
 }
 
 /// Read a converted-predictions file (formats.md §2.1) into trajectories, in file order.

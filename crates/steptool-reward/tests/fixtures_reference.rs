@@ -152,3 +152,35 @@ fn malformed_reference_entries_are_named() -> Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn training_row_of_56543_matches_the_reference_tsv() -> Result<()> {
+    use steptool_mdp::pylit::{repr_float_list, repr_str_list};
+    use steptool_mdp::ChatFormat;
+
+    let t = reference::read_converted_predictions(fixture(
+        "reference/converted_prediction_qwen2_entry_56543.json",
+    ))?
+    .remove(0);
+    let path = fixture("reference/reward_annotation_qwen2_entry_56543.json");
+    let annotation = reference::read_annotations(&path)?[0]
+        .1
+        .to_annotation("56543", &path)?;
+    let sample =
+        reference::training_sample(ChatFormat::Qwen2, &t, &annotation, &RewardShaper::default())?;
+
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b'\t')
+        .from_path(fixture("reference/steptool_ppo_qwen2_5rows.csv"))?;
+    let row = reader.records().nth(4).context("row 5")??;
+    // Prompt and response cells: byte for byte.
+    assert_eq!(repr_str_list(&sample.prompts), &row[0]);
+    assert_eq!(repr_str_list(&sample.responses), &row[1]);
+    // The CSV's rewards come from another annotation run ([0.433…, 0.666…, 0.0]); ours follow
+    // the formula on this annotation: [0.4/3, 1.3/3, 1.0/3] (see reference_annotation_to_rewards).
+    assert_eq!(
+        repr_float_list(&sample.rewards),
+        "[0.13333333333333333, 0.43333333333333335, 0.3333333333333333]"
+    );
+    Ok(())
+}
