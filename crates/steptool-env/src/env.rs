@@ -347,6 +347,12 @@ pub fn user_prompt(query: &str) -> String {
     format!("\n{query}\nBegin!\n")
 }
 
+/// The observation for a name that matches no function (status 1):
+/// `json.dumps({"error": f"No such function name: {name}", "response": ""})`.
+pub fn no_such_function(name: &str) -> String {
+    crate::tool::ToolOutput::err(format!("No such function name: {name}")).to_observation()
+}
+
 /// Whether a call is a call of the `Finish` tool (exact name, as the reference compares).
 pub fn is_finish_call(call: &ToolCall) -> bool {
     call.name() == FINISH_TOOL

@@ -43,3 +43,6 @@ pub use env::{
 };
 pub use error::{Error, Result};
 pub use tool::{finish_function, NameMatch, Tool, ToolOutput, ToolRegistry, FINISH_DESCRIPTION};
+pub mod metrics;
+pub mod rollout;
+pub mod synthetic;
