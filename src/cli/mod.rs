@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod advantages;
 mod encode;
 
 /// StepTool: step-grained reinforcement learning for multi-step tool use.
@@ -16,6 +17,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Per-token rewards, advantages and returns for a batch of episodes (JSON stdin -> stdout).
+    Advantages(advantages::Args),
     /// Encode a StepTool training TSV into token-level episodes (one JSON object per row).
     Encode(encode::Args),
 }
@@ -23,6 +26,7 @@ enum Command {
 /// Run the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Advantages(args) => advantages::run(args),
         Command::Encode(args) => encode::run(args),
     }
 }

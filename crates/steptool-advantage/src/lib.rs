@@ -88,11 +88,13 @@
 //!
 //! ## Numerics
 //!
-//! Everything is `f32`, in TRL's order of operations (`γ·λ` multiplied in `f64` and rounded once,
-//! as Python does before multiplying a `float32` tensor). Sums over many tokens (a step's KL
-//! penalty, whitening statistics, diagnostics) accumulate in `f64`; batch-wide sums add one
-//! partial per episode in sorted order, so every output is bit-for-bit independent of the order
-//! of the episodes in the batch. Episodes are computed in parallel with rayon.
+//! Rewards, advantages and returns are `f32`, in TRL's order of operations (`γ·λ` multiplied in
+//! `f64` and rounded once, as Python does before multiplying a `float32` tensor): on the TRL
+//! anchors the returns are bit-identical. Sums over many tokens (a step's KL penalty, whitening
+//! statistics, diagnostics) accumulate in `f64`, and whitening computes `(a - mean) / std` in
+//! `f64` before rounding once. Batch-wide sums add one partial per episode in sorted order, so
+//! every output is bit-for-bit independent of the order of the episodes in the batch. Episodes
+//! are computed in parallel with rayon.
 
 mod config;
 mod diagnostics;

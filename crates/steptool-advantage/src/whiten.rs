@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! mean = Σ m_t·a_t / N,   var = Σ m_t·(a_t - mean)² / (N - 1),   N = Σ m_t   (whole batch)
-//! â_t  = (a_t - mean) · rsqrt(var + 1e-8)
+//! â_t  = (a_t - mean) / sqrt(var + 1e-8)
 //! ```
 //!
 //! The sums are accumulated in `f64`, one partial sum per episode in token order, and the
@@ -25,7 +25,7 @@ pub struct WhitenStats {
 }
 
 /// TRL's `1e-8` added to the variance before the reciprocal square root.
-pub const WHITEN_EPS: f32 = 1e-8;
+pub const WHITEN_EPS: f64 = 1e-8;
 
 impl WhitenStats {
     /// Statistics computed elsewhere (for example those of a TRL batch).
@@ -70,16 +70,18 @@ impl WhitenStats {
         Ok(Self { mean, var, count })
     }
 
-    /// `(a - mean) · rsqrt(var + 1e-8)`, in `f32` as TRL computes it.
+    /// `(a - mean) / sqrt(var + 1e-8)`, computed in `f64` and rounded once to `f32` (TRL
+    /// computes it in `f32`; the difference is below 1e-6 for whitened values of order 1, while
+    /// the `f32` subtraction of two nearby numbers can lose several digits).
     #[inline]
     pub fn apply(&self, a: f32) -> f32 {
-        (a - self.mean as f32) * self.inv_std()
+        ((f64::from(a) - self.mean) * self.inv_std()) as f32
     }
 
-    /// `rsqrt(var + 1e-8)` in `f32`.
+    /// `1 / sqrt(var + 1e-8)`.
     #[inline]
-    pub fn inv_std(&self) -> f32 {
-        1.0 / (self.var as f32 + WHITEN_EPS).sqrt()
+    pub fn inv_std(&self) -> f64 {
+        1.0 / (self.var + WHITEN_EPS).sqrt()
     }
 }
 
