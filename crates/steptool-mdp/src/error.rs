@@ -119,6 +119,16 @@ pub enum Error {
         /// What was expected.
         message: String,
     },
+    /// An error inside one part of a larger input (a TSV cell, a JSON record, a step of a
+    /// trajectory), with where that part is.
+    #[error("{location}: {source}")]
+    At {
+        /// Where the part is (file, line, row, field).
+        location: Location,
+        /// What is wrong with it.
+        #[source]
+        source: Box<Error>,
+    },
     /// A trajectory that breaks an invariant (see [`crate::Trajectory::new`]).
     #[error("invalid trajectory: {0}")]
     InvalidTrajectory(String),
@@ -157,6 +167,14 @@ impl Error {
         Self::Format {
             location,
             message: message.into(),
+        }
+    }
+
+    /// This error, placed at `location` ([`Error::At`]).
+    pub fn at(self, location: Location) -> Self {
+        Self::At {
+            location,
+            source: Box::new(self),
         }
     }
 

@@ -36,6 +36,7 @@ pub mod chat;
 mod encoder;
 mod episode;
 mod error;
+pub mod formats;
 pub mod names;
 pub mod pylit;
 mod react;
