@@ -126,10 +126,11 @@ fn whitening_reports_its_statistics() -> Result<()> {
         .ok_or_else(|| anyhow!("no var"))?;
     assert!((mean - 0.98016667).abs() < 1e-6, "{mean}");
     assert!((var - 0.00118008).abs() < 1e-7, "{var}");
-    // whitened: -0.0396667 / sqrt(0.00118008) = -1.1547005, 0.0198333 / 0.0343523 = 0.5773503
+    // whitened: -0.0396667 / sqrt(0.00118008 + 1e-8) = -1.1547005 · (1 - 1e-8 / (2·0.00118008))
+    //         = -1.1546956;  0.0198333 / sqrt(0.00118009) = 0.5773478
     assert_close_to(
         &floats(&out["episodes"][0]["advantages"])?,
-        &[-1.1547005, 0.0, 0.5773503, 0.5773503],
+        &[-1.1546956, 0.0, 0.5773478, 0.5773478],
         1e-6,
     );
     let out = ok_json(&["--diagnostics"], REQUEST)?;
