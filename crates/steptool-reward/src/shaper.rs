@@ -323,6 +323,46 @@ mod tests {
         assert!(matches!(partial, Ok(c) if c.alpha == 5.0 && !c.step_rewards));
     }
 
+    fn status_strategy() -> impl proptest::strategy::Strategy<Value = AnswerStatus> {
+        proptest::prop_oneof![
+            proptest::strategy::Just(AnswerStatus::Solved),
+            proptest::strategy::Just(AnswerStatus::Unsure),
+            proptest::strategy::Just(AnswerStatus::Unsolved),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Default shaping: one reward per step, all in [0, 1]; the mean lies between the
+        /// smallest and largest per-round reward.
+        #[test]
+        fn default_rewards_are_bounded_and_complete(
+            n_mid in 0usize..6,
+            k in 1usize..5,
+            seed in proptest::collection::vec((0u8..2, 0u8..6, status_strategy()), 30),
+        ) {
+            let rounds: Vec<RoundScores> = (0..k).map(|r| RoundScores {
+                succeed_tool_calling: (0..n_mid).map(|t| f32::from(seed[(r * 6 + t) % 30].0)).collect(),
+                contributions: (0..n_mid).map(|t| f32::from(seed[(r * 6 + t) % 30].1)).collect(),
+                status: seed[r].2,
+            }).collect();
+            let a = StepAnnotation::new(None, n_mid + 1, rounds.clone(), prov())?;
+            let shaper = RewardShaper::default();
+            let r = shaper.shape_f64(&a);
+            proptest::prop_assert_eq!(r.len(), n_mid + 1);
+            for (t, &v) in r.iter().enumerate() {
+                proptest::prop_assert!((0.0..=1.0).contains(&v));
+                let per_round: Vec<f64> = rounds.iter().map(|x| if t < n_mid {
+                    shaper.intermediate(x.succeed_tool_calling[t], x.contributions[t])
+                } else {
+                    shaper.final_value(x.status)
+                }).collect();
+                let lo = per_round.iter().cloned().fold(f64::INFINITY, f64::min);
+                let hi = per_round.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                proptest::prop_assert!(v >= lo - 1e-12 && v <= hi + 1e-12);
+            }
+        }
+    }
+
     #[test]
     fn single_step_trajectory_has_only_final_reward() -> Result<()> {
         let a = StepAnnotation::new(

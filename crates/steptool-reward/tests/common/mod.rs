@@ -117,10 +117,7 @@ impl MockServer {
                         max_in_flight.clone(),
                     );
                     workers.push(std::thread::spawn(move || {
-                        let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-                        max_in_flight.fetch_max(now, Ordering::SeqCst);
-                        let _ = handle(stream, &received, &script);
-                        in_flight.fetch_sub(1, Ordering::SeqCst);
+                        let _ = handle(stream, &received, &script, &in_flight, &max_in_flight);
                     }));
                 }
                 for w in workers {
@@ -172,10 +169,15 @@ impl Drop for MockServer {
     }
 }
 
+/// Serve one connection. A request counts as in flight from the end of its headers until just
+/// before its reply is written (the client cannot send its next request before it has read
+/// the reply, so this never over-counts a client that keeps its own limit).
 fn handle(
     stream: TcpStream,
     received: &Mutex<Vec<Received>>,
     script: &Mutex<VecDeque<Reply>>,
+    in_flight: &AtomicUsize,
+    max_in_flight: &AtomicUsize,
 ) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut reader = BufReader::new(stream.try_clone()?);
@@ -217,6 +219,16 @@ fn handle(
         .ok()
         .and_then(|mut s| s.pop_front())
         .unwrap_or_else(|| Reply::Http(500, "script exhausted".into(), vec![]));
+    let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    max_in_flight.fetch_max(now, Ordering::SeqCst);
+    let reply = match reply {
+        Reply::Slow(delay, inner) => {
+            std::thread::sleep(delay);
+            *inner
+        }
+        other => other,
+    };
+    in_flight.fetch_sub(1, Ordering::SeqCst);
     respond(stream, reply)
 }
 
