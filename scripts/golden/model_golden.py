@@ -17,8 +17,9 @@ With an adapter, expected.json also holds "adapter": the same with LoRA enabled.
 
 Second mode, to check that python peft loads an adapter written by steptool-model:
   model_golden.py check-adapter --model DIR --adapter DIR --expected FILE.json
-compares peft's log-probs with FILE.json (written by the Rust side) and exits non-zero on a
-mismatch.
+compares peft's log-probs with FILE.json (written by the Rust example `peft_roundtrip`) and
+exits non-zero on a mismatch; without --adapter it checks a merged checkpoint that
+`Model::export_merged` wrote.
 
 Environment (pinned, CPU): see scripts/golden/requirements-model.txt
   python3 -m venv .venv-model && .venv-model/bin/pip install -r scripts/golden/requirements-model.txt
@@ -52,7 +53,7 @@ def tiny_config(kind):
         intermediate_size=48,
         num_hidden_layers=2,
         num_attention_heads=4,
-        max_position_embeddings=128,
+        max_position_embeddings=512,
         rms_norm_eps=1e-5,
         bos_token_id=1,
         eos_token_id=2,
@@ -195,7 +196,8 @@ def check_adapter(args):
     import transformers
 
     model = transformers.AutoModelForCausalLM.from_pretrained(args.model, torch_dtype=torch.float32).eval()
-    pm = peft.PeftModel.from_pretrained(model, args.adapter).eval()
+    # Without --adapter: checks a merged checkpoint written by Model::export_merged.
+    pm = peft.PeftModel.from_pretrained(model, args.adapter).eval() if args.adapter else model
     with open(args.expected) as f:
         exp = json.load(f)
     ids = torch.tensor(exp["input_ids"])
@@ -204,7 +206,7 @@ def check_adapter(args):
     got = logp[:, :-1].gather(-1, ids[:, 1:, None])[..., 0]
     want = torch.tensor(exp["logprobs"])
     err = (got - want).abs().max().item()
-    print(f"peft loaded {args.adapter}: max |logprob diff| = {err:.3e}")
+    print(f"{args.model} + {args.adapter}: max |logprob diff| = {err:.3e}")
     sys.exit(0 if err < 1e-4 else 1)
 
 

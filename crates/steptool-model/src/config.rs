@@ -58,50 +58,73 @@ impl IntOrList {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RawConfig {
     /// `llama` or `qwen2`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_type: Option<String>,
     /// Model width.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hidden_size: Option<i64>,
     /// MLP width.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intermediate_size: Option<i64>,
     /// Number of decoder layers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_hidden_layers: Option<i64>,
     /// Number of query heads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_attention_heads: Option<i64>,
     /// Number of key/value heads (GQA); default: `num_attention_heads`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_key_value_heads: Option<i64>,
     /// Per-head width; default `hidden_size / num_attention_heads`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_dim: Option<i64>,
     /// Vocabulary size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vocab_size: Option<i64>,
     /// RMSNorm epsilon (llama default 1e-6, qwen2 default 1e-6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rms_norm_eps: Option<f64>,
     /// RoPE base (default 10000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rope_theta: Option<f64>,
     /// RoPE scaling: `null`, `{type|rope_type: linear, factor}` or `{rope_type: llama3, ...}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rope_scaling: Option<Value>,
     /// Bias on q/k/v/o (llama); qwen2 always has q/k/v bias.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attention_bias: Option<bool>,
     /// Bias on the MLP projections (llama).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mlp_bias: Option<bool>,
     /// Share the LM head with the token embedding (llama default false, qwen2 default false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tie_word_embeddings: Option<bool>,
     /// Checkpoint dtype (`float32`, `float16`, `bfloat16`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub torch_dtype: Option<String>,
     /// Activation; only `silu` is supported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hidden_act: Option<String>,
     /// Attention dropout; only 0 is supported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attention_dropout: Option<f64>,
     /// Positions the model was trained for (informational).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_position_embeddings: Option<i64>,
     /// Tensor-parallel pretraining split (llama); any value gives the same function.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pretraining_tp: Option<i64>,
     /// Qwen2 sliding window attention; only `false` is supported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_sliding_window: Option<bool>,
     /// Beginning-of-sequence id(s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bos_token_id: Option<IntOrList>,
     /// End-of-sequence id(s) (Llama-3.1 lists several).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eos_token_id: Option<IntOrList>,
     /// Padding id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pad_token_id: Option<IntOrList>,
     /// Every other field, checked against [`IGNORED_FIELDS`].
     #[serde(flatten)]

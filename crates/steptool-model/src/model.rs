@@ -19,6 +19,8 @@
 
 use std::path::{Path, PathBuf};
 
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
@@ -294,6 +296,24 @@ pub(crate) fn add_var(vs: &VarStore, name: &str, tensor: Tensor, trainable: bool
         p = p.sub(s);
     }
     p.add(leaf, tensor, trainable)
+}
+
+/// A tensor of `shape` uniform in `[-bound, bound)`, drawn from a local seeded generator (not
+/// libtorch's global one, which other threads may be using).
+pub(crate) fn uniform(
+    shape: &[i64],
+    bound: f64,
+    rng: &mut StdRng,
+    opt: (Kind, Device),
+) -> Result<Tensor> {
+    let n: i64 = shape.iter().product();
+    let vals: Vec<f32> = (0..n)
+        .map(|_| rng.gen_range(-bound..bound) as f32)
+        .collect();
+    Ok(Tensor::f_from_slice(&vals)?
+        .f_view(shape)?
+        .f_to_kind(opt.0)?
+        .f_to_device(opt.1)?)
 }
 
 pub(crate) fn inv_freq(config: &ModelConfig) -> Vec<f32> {
@@ -616,22 +636,18 @@ impl Model {
     }
 
     /// Adds a freshly initialised value head (`nn.Linear(hidden, 1)` init: uniform in
-    /// `±1/sqrt(hidden)`), drawn from libtorch's generator after `tch::manual_seed(seed)`.
-    pub fn init_value_head(&mut self, seed: i64) -> Result<()> {
+    /// `±1/sqrt(hidden)`), drawn from a generator seeded with `seed`.
+    pub fn init_value_head(&mut self, seed: u64) -> Result<()> {
         if self.value_head.is_some() {
             return Err(Error::Input("the model already has a value head".into()));
         }
         let _g = tch::no_grad_guard();
-        tch::manual_seed(seed);
+        let mut rng = StdRng::seed_from_u64(seed);
         let h = self.config.hidden_size;
         let bound = 1.0 / (h as f64).sqrt();
         let opt = (self.opts.trainable_dtype, self.opts.device);
-        let w = Tensor::f_rand([1, h], opt)?
-            .f_mul_scalar(2.0 * bound)?
-            .f_sub_scalar(bound)?;
-        let b = Tensor::f_rand([1], opt)?
-            .f_mul_scalar(2.0 * bound)?
-            .f_sub_scalar(bound)?;
+        let w = uniform(&[1, h], bound, &mut rng, opt)?;
+        let b = uniform(&[1], bound, &mut rng, opt)?;
         self.set_value_head(w, b);
         Ok(())
     }
@@ -679,15 +695,15 @@ impl Model {
         )
     }
 
-    /// Attaches fresh LoRA adapters (`A` PEFT-initialised from `tch::manual_seed(seed)`, `B`
-    /// zero) to every targeted linear layer. The base stays frozen.
-    pub fn attach_lora(&mut self, cfg: LoraConfig, seed: i64) -> Result<()> {
+    /// Attaches fresh LoRA adapters (`A` PEFT-initialised from a generator seeded with `seed`,
+    /// `B` zero) to every targeted linear layer. The base stays frozen.
+    pub fn attach_lora(&mut self, cfg: LoraConfig, seed: u64) -> Result<()> {
         cfg.validate()?;
         if self.lora.is_some() {
             return Err(Error::Lora("adapters are already attached".into()));
         }
         let _g = tch::no_grad_guard();
-        tch::manual_seed(seed);
+        let mut rng = StdRng::seed_from_u64(seed);
         let opt = (self.opts.trainable_dtype, self.opts.device);
         let scale = cfg.scale();
         let vs = &self.vs;
@@ -699,9 +715,7 @@ impl Model {
                 }
                 let (out, inp) = (lin.weight.size()[0], lin.weight.size()[1]);
                 let bound = 1.0 / (inp as f64).sqrt();
-                let a = Tensor::f_rand([cfg.r, inp], opt)?
-                    .f_mul_scalar(2.0 * bound)?
-                    .f_sub_scalar(bound)?;
+                let a = uniform(&[cfg.r, inp], bound, &mut rng, opt)?;
                 let b = Tensor::f_zeros([out, cfg.r], opt)?;
                 let a = add_var(vs, &format!("{}.lora_A.weight", lin.name), a, true);
                 let b = add_var(vs, &format!("{}.lora_B.weight", lin.name), b, true);

@@ -331,7 +331,9 @@ pub fn write_safetensors(tensors: &[(String, Tensor)], path: &Path) -> Result<()
         raws.push((name.clone(), Raw { dtype, shape, data }));
     }
     let tmp = path.with_extension("safetensors.tmp");
-    safetensors::serialize_to_file(raws.iter().map(|(n, r)| (n.as_str(), r)), &None, &tmp)
+    // transformers refuses safetensors files without `format: pt` metadata.
+    let metadata = Some(HashMap::from([("format".to_string(), "pt".to_string())]));
+    safetensors::serialize_to_file(raws.iter().map(|(n, r)| (n.as_str(), r)), &metadata, &tmp)
         .map_err(|source| Error::Safetensors {
             path: tmp.clone(),
             source,

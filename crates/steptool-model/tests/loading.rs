@@ -1,0 +1,202 @@
+//! Checkpoint loading: sharded indexes, the load report, and the errors a broken checkpoint
+//! gives (missing base weight, shape mismatch, truncated file), each naming tensor and file.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use steptool_model::{Error, LoadOptions, Model, PaddingSide};
+use tch::Tensor;
+
+fn copy_dir(from: &Path, to: &Path) -> TestResult {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        if e.file_type()?.is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name()))?;
+        }
+    }
+    Ok(())
+}
+
+/// All tensors of the fixture's model.safetensors, read back through tch.
+fn fixture_tensors(name: &str) -> TestResult<Vec<(String, Tensor)>> {
+    Ok(Tensor::read_safetensors(
+        fixture(name).join("model.safetensors"),
+    )?)
+}
+
+#[test]
+fn sharded_checkpoint_gives_the_same_model() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::copy(
+        fixture("qwen2_gqa").join("config.json"),
+        dir.path().join("config.json"),
+    )?;
+    let mut tensors = fixture_tensors("qwen2_gqa")?;
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    let half = tensors.len() / 2;
+    let mut map = serde_json::Map::new();
+    for (i, part) in [&tensors[..half], &tensors[half..]].iter().enumerate() {
+        let file = format!("model-0000{}-of-00002.safetensors", i + 1);
+        steptool_model::weights::write_safetensors(part, &dir.path().join(&file))?;
+        for (n, _) in part.iter() {
+            map.insert(n.clone(), serde_json::Value::String(file.clone()));
+        }
+    }
+    let index = serde_json::json!({"metadata": {"total_size": 0}, "weight_map": map});
+    std::fs::write(
+        dir.path().join("model.safetensors.index.json"),
+        index.to_string(),
+    )?;
+    let (sharded, report) = Model::from_pretrained(dir.path(), LoadOptions::cpu())?;
+    assert_eq!(report.loaded.len(), tensors.len());
+    assert!(report.unused.is_empty());
+    assert_eq!(report.missing_optional, vec!["lm_head.weight".to_string()]); // tied
+    let (single, _) = Model::from_pretrained(&fixture("qwen2_gqa"), LoadOptions::cpu())?;
+    let b = batch(&[vec![1, 5, 9, 3]], 0, PaddingSide::Right)?;
+    assert_eq!(
+        max_diff(&sharded.logits(&b, false)?, &single.logits(&b, false)?)?,
+        0.0
+    );
+    Ok(())
+}
+
+#[test]
+fn unused_tensors_are_reported() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    copy_dir(&fixture("llama_linear"), dir.path())?;
+    let mut tensors = fixture_tensors("llama_linear")?;
+    tensors.push((
+        "model.layers.0.self_attn.rotary_emb.inv_freq".into(),
+        Tensor::zeros([4], tch::kind::FLOAT_CPU),
+    ));
+    steptool_model::weights::write_safetensors(&tensors, &dir.path().join("model.safetensors"))?;
+    let (_, report) = Model::from_pretrained(dir.path(), LoadOptions::cpu())?;
+    assert_eq!(
+        report.unused,
+        vec!["model.layers.0.self_attn.rotary_emb.inv_freq".to_string()]
+    );
+    Ok(())
+}
+
+#[test]
+fn missing_base_weight_is_an_error_naming_it() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    copy_dir(&fixture("llama_linear"), dir.path())?;
+    let tensors: Vec<_> = fixture_tensors("llama_linear")?
+        .into_iter()
+        .filter(|(n, _)| n != "model.layers.1.mlp.up_proj.weight")
+        .collect();
+    steptool_model::weights::write_safetensors(&tensors, &dir.path().join("model.safetensors"))?;
+    match Model::from_pretrained(dir.path(), LoadOptions::cpu()) {
+        Err(Error::MissingTensor { name, location }) => {
+            assert_eq!(name, "model.layers.1.mlp.up_proj.weight");
+            assert!(location.ends_with("model.safetensors"), "{location}");
+        }
+        other => return Err(format!("expected MissingTensor, got {:?}", other.map(|_| ())).into()),
+    }
+    Ok(())
+}
+
+#[test]
+fn shape_mismatch_is_an_error_naming_tensor_and_file() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    copy_dir(&fixture("llama_linear"), dir.path())?;
+    let tensors: Vec<_> = fixture_tensors("llama_linear")?
+        .into_iter()
+        .map(|(n, t)| {
+            if n == "model.norm.weight" {
+                (n, Tensor::ones([31], tch::kind::FLOAT_CPU))
+            } else {
+                (n, t)
+            }
+        })
+        .collect();
+    steptool_model::weights::write_safetensors(&tensors, &dir.path().join("model.safetensors"))?;
+    match Model::from_pretrained(dir.path(), LoadOptions::cpu()) {
+        Err(e @ Error::ShapeMismatch { .. }) => {
+            let msg = e.to_string();
+            assert!(
+                msg.contains("model.norm.weight") && msg.contains("model.safetensors"),
+                "{msg}"
+            );
+            assert!(msg.contains("[32]") && msg.contains("[31]"), "{msg}");
+        }
+        other => return Err(format!("expected ShapeMismatch, got {:?}", other.map(|_| ())).into()),
+    }
+    Ok(())
+}
+
+#[test]
+fn truncated_file_is_an_error_naming_the_file() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    copy_dir(&fixture("llama_linear"), dir.path())?;
+    let path = dir.path().join("model.safetensors");
+    let bytes = std::fs::read(&path)?;
+    std::fs::write(&path, &bytes[..bytes.len() - 100])?;
+    match Model::from_pretrained(dir.path(), LoadOptions::cpu()) {
+        Err(e @ Error::Safetensors { .. }) => {
+            assert!(e.to_string().contains("model.safetensors"), "{e}")
+        }
+        other => {
+            return Err(format!("expected Safetensors error, got {:?}", other.map(|_| ())).into())
+        }
+    }
+    // A garbage header is reported the same way.
+    std::fs::write(&path, b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")?;
+    assert!(matches!(
+        Model::from_pretrained(dir.path(), LoadOptions::cpu()),
+        Err(Error::Safetensors { .. })
+    ));
+    Ok(())
+}
+
+#[test]
+fn index_pointing_at_the_wrong_shard_is_an_error() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::copy(
+        fixture("qwen2_gqa").join("config.json"),
+        dir.path().join("config.json"),
+    )?;
+    let tensors = fixture_tensors("qwen2_gqa")?;
+    steptool_model::weights::write_safetensors(&tensors, &dir.path().join("a.safetensors"))?;
+    steptool_model::weights::write_safetensors(&tensors[..1], &dir.path().join("b.safetensors"))?;
+    let index = serde_json::json!({"weight_map": {tensors[0].0.clone(): "a.safetensors"}});
+    std::fs::write(
+        dir.path().join("model.safetensors.index.json"),
+        index.to_string(),
+    )?;
+    // Two shards holding the same tensor name: rejected.
+    let index2 = serde_json::json!({"weight_map": {tensors[0].0.clone(): "a.safetensors", "x": "b.safetensors"}});
+    std::fs::write(
+        dir.path().join("model.safetensors.index.json"),
+        index2.to_string(),
+    )?;
+    match Model::from_pretrained(dir.path(), LoadOptions::cpu()) {
+        Err(e @ Error::Index { .. }) => assert!(e.to_string().contains(&tensors[0].0), "{e}"),
+        other => return Err(format!("expected Index error, got {:?}", other.map(|_| ())).into()),
+    }
+    Ok(())
+}
+
+#[test]
+fn bad_config_is_an_error_naming_file_and_field() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    copy_dir(&fixture("llama_linear"), dir.path())?;
+    let cfg = std::fs::read_to_string(dir.path().join("config.json"))?
+        .replace("\"linear\"", "\"dynamic\"");
+    std::fs::write(dir.path().join("config.json"), cfg)?;
+    match Model::from_pretrained(dir.path(), LoadOptions::cpu()) {
+        Err(e @ Error::Config { .. }) => {
+            let msg = e.to_string();
+            assert!(
+                msg.contains("config.json") && msg.contains("rope_scaling"),
+                "{msg}"
+            );
+        }
+        other => return Err(format!("expected Config error, got {:?}", other.map(|_| ())).into()),
+    }
+    Ok(())
+}
