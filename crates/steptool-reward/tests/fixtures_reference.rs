@@ -184,3 +184,35 @@ fn training_row_of_56543_matches_the_reference_tsv() -> Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn training_row_written_as_tsv_matches_the_reference_bytes() -> Result<()> {
+    use steptool_mdp::pylit::{parse_float_list, repr_float_list, repr_str_list};
+    use steptool_mdp::ChatFormat;
+
+    // With the CSV row's own rewards, the whole row written as pandas does (tab, QUOTE_MINIMAL,
+    // LF) equals line 6 of the file (header + 5 rows) byte for byte.
+    let t = reference::read_converted_predictions(fixture(
+        "reference/converted_prediction_qwen2_entry_56543.json",
+    ))?
+    .remove(0);
+    let raw = std::fs::read_to_string(fixture("reference/steptool_ppo_qwen2_5rows.csv"))?;
+    let line = raw.lines().nth(5).context("line 6")?;
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b'\t')
+        .from_reader(raw.as_bytes());
+    let row = reader.records().nth(4).context("row 5")??;
+    let rewards = parse_float_list(&row[2])?;
+    let sample = ChatFormat::Qwen2.training_sample(&t, &rewards)?;
+    let mut out = csv::WriterBuilder::new()
+        .delimiter(b'\t')
+        .from_writer(Vec::new());
+    out.write_record([
+        repr_str_list(&sample.prompts),
+        repr_str_list(&sample.responses),
+        repr_float_list(&sample.rewards),
+    ])?;
+    let written = String::from_utf8(out.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?;
+    assert_eq!(written, format!("{line}\n"));
+    Ok(())
+}

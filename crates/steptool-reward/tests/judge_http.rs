@@ -242,7 +242,12 @@ fn dropped_connection_is_retried() -> Result<()> {
 
 #[test]
 fn unauthorised_fails_at_once_without_leaking_the_key() -> Result<()> {
-    let server = MockServer::start(vec![Reply::status(401)])?;
+    // The server echoes the key it rejects, as some do.
+    let server = MockServer::start(vec![Reply::Http(
+        401,
+        r#"{"error": {"message": "Incorrect API key provided: sk-test-secret"}}"#.into(),
+        vec![],
+    )])?;
     let j = judge(&server, 1)?;
     let err = j
         .annotate(&trajectory_56543()?)

@@ -349,7 +349,11 @@ impl Transport {
                             .and_then(|v| v.trim().parse::<f64>().ok())
                             .filter(|s| s.is_finite() && *s >= 0.0)
                             .map(Duration::from_secs_f64);
-                        let body = resp.into_string().unwrap_or_default();
+                        let mut body = resp.into_string().unwrap_or_default();
+                        if let Some(key) = &endpoint.api_key {
+                            // Some servers echo the key they rejected.
+                            body = body.replace(&key.0, "<redacted>");
+                        }
                         let message = format!("HTTP {code}: {}", excerpt(&body));
                         if !(code == 429 || code >= 500) {
                             // 4xx other than 429 will not get better by asking again.
