@@ -309,7 +309,7 @@ pub const SYSTEM_PROMPT_TEMPLATE: &str = "You are AutoGPT, you can use many tool
 /// The head of the environment's task description (formats.md §3.1 stage 2).
 pub const TASK_DESCRIPTION_HEAD: &str = "You should use functions to help handle the real time user querys. Remember:\n1.ALWAYS call \"Finish\" function at the end of the task. And the final answer should contain enough information to show to the user,If you can't handle the task, or you find that function calls always fail(the function is not valid now), use function Finish->give_up_and_restart.\n2.Do not use origin tool names, use only subfunctions' names.\nYou have access of the following tools:\n";
 
-fn py_isspace(c: char) -> bool {
+pub(crate) fn py_isspace(c: char) -> bool {
     c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 

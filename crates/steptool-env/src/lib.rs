@@ -45,4 +45,5 @@ pub use error::{Error, Result};
 pub use tool::{finish_function, NameMatch, Tool, ToolOutput, ToolRegistry, FINISH_DESCRIPTION};
 pub mod metrics;
 pub mod rollout;
+pub mod stb;
 pub mod synthetic;
