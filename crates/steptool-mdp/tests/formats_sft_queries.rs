@@ -1,0 +1,123 @@
+//! SFT conversation files (§3.5), StableToolBench test queries and id files (§4.4).
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+use steptool_mdp::formats::sft::SftRole;
+use steptool_mdp::formats::{queries, sft};
+use steptool_mdp::{Error, Result};
+
+fn repo_file(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel)
+}
+
+#[test]
+fn sft_entry_reads_and_writes_back() -> Result<()> {
+    let path = repo_file("fixtures/reference/sft_qwen2_gpt4_dfs_entry_10012.json");
+    let entries = sft::read_sft(&path)?;
+    assert_eq!(entries.len(), 1);
+    let (qid, entry) = &entries[0];
+    assert_eq!(
+        (qid.as_str(), entry.cnt, entry.instances.len()),
+        ("10012", 2, 2)
+    );
+    // Instance N has N messages after the system prompt: Step 2 = user + assistant,
+    // Step 4 = user + assistant + function + assistant.
+    for inst in &entry.instances {
+        let (n, query) = inst
+            .step_and_query()
+            .ok_or_else(|| Error::InvalidTrajectory(inst.id.clone()))?;
+        assert_eq!(inst.conversations.len(), n + 1);
+        assert_eq!(inst.conversations[0].from, SftRole::System);
+        assert_eq!(inst.conversations[1].value, format!("\n{query}\nBegin!\n"));
+        let target = inst
+            .target()
+            .ok_or_else(|| Error::InvalidTrajectory("no target".into()))?;
+        assert!(std::ptr::eq(target, &inst.conversations[n]));
+        assert!(target.value.starts_with("\nThought: "));
+    }
+    assert!(entry.instances[0].conversations[0]
+        .value
+        .starts_with("You are AutoGPT"));
+    let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+    let out = dir.path().join("sft.json");
+    sft::write_sft(&out, &entries)?;
+    let same = std::fs::read(&out).map_err(|e| Error::io(&out, e))?
+        == std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    assert!(same, "SFT file does not round-trip");
+    Ok(())
+}
+
+#[test]
+fn test_queries_and_ids() -> Result<()> {
+    let qs = queries::read_test_queries(repo_file(
+        "fixtures/reference/test_queries_G1_instruction_first10.json",
+    ))?;
+    let ids = queries::read_query_ids(repo_file(
+        "fixtures/reference/test_query_ids_G1_instruction_first10.json",
+    ))?;
+    assert_eq!(qs.len(), 10);
+    let qids: Vec<String> = qs.iter().map(|q| q.query_id.to_string()).collect();
+    assert_eq!(ids, qids);
+    assert_eq!(ids[0], "588");
+    for q in &qs {
+        let offered = q.function_names();
+        for relevant in q.relevant_function_names() {
+            assert!(
+                offered.contains(&relevant),
+                "query {}: {relevant} not offered",
+                q.query_id
+            );
+        }
+        assert!(q.extra.is_empty());
+    }
+    // Query 2144: `Driver's quotes by ID` -> driver_s_quotes_by_id_for_f1_drivers_quotes.
+    let q2144 = qs
+        .iter()
+        .find(|q| q.query_id == 2144)
+        .ok_or_else(|| Error::InvalidTrajectory("2144".into()))?;
+    assert_eq!(
+        q2144.relevant_function_names()[0],
+        "driver_s_quotes_by_id_for_f1_drivers_quotes"
+    );
+    // `default` keeps its JSON type (an int for some NUMBER parameters); template_response is a
+    // dict, a string or absent.
+    let params = qs
+        .iter()
+        .flat_map(|q| &q.api_list)
+        .flat_map(|a| a.required_parameters.iter().chain(&a.optional_parameters));
+    assert!(params
+        .clone()
+        .any(|p| p.kind == "NUMBER" && p.default.is_i64()));
+    assert!(params.clone().any(|p| p.kind == "ENUM"));
+    let responses: Vec<Option<&Value>> = qs
+        .iter()
+        .flat_map(|q| &q.api_list)
+        .map(|a| a.template_response.as_ref())
+        .collect();
+    assert!(responses.iter().any(|r| r.is_some_and(Value::is_object)));
+    assert!(responses.iter().any(|r| r.is_some_and(Value::is_string)));
+    assert!(responses
+        .iter()
+        .any(|r| r.is_none() || r.is_some_and(Value::is_null)));
+    Ok(())
+}
+
+#[test]
+fn a_bad_query_names_its_index() -> Result<()> {
+    let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+    let path = dir.path().join("q.json");
+    std::fs::write(&path, r#"[{"query": "a", "query_id": 1, "api_list": [], "relevant APIs": []}, {"query": "b", "api_list": [], "relevant APIs": []}]"#)
+        .map_err(|e| Error::io(&path, e))?;
+    let err = queries::read_test_queries(&path)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("q.json") && err.contains("row 1") && err.contains("query_id"),
+        "{err}"
+    );
+    Ok(())
+}
