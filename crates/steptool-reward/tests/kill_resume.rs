@@ -129,8 +129,10 @@ fn parent() -> Result<()> {
     child.wait()?;
     ensure!(!out.exists(), "the killed child wrote its output");
     let cached = AnnotationCache::open_dir(&cache_dir)?.len();
+    // 5 requests arrived, so at least 4 answers were received and (fsync'd before the next
+    // request) cached; a slow parent may have let the child get one or two more.
     ensure!(
-        (3..=5).contains(&cached),
+        (4..total).contains(&cached),
         "{cached} rounds cached after the kill"
     );
     drop(server);
