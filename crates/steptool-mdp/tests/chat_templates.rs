@@ -15,9 +15,15 @@ struct Case {
 }
 
 fn cases() -> Result<Vec<Case>> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/golden/mdp/chat_templates.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/golden/mdp/chat_templates.json"
+    );
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text).map_err(|source| Error::Json { location: steptool_mdp::Location::file(path), source })
+    serde_json::from_str(&text).map_err(|source| Error::Json {
+        location: steptool_mdp::Location::file(path),
+        source,
+    })
 }
 
 #[test]
@@ -25,9 +31,18 @@ fn renders_like_python_jinja2() -> Result<()> {
     let cases = cases()?;
     assert_eq!(cases.len(), 12);
     for case in cases {
-        let t = HfChatTemplate::new(case.template, case.bos_token, case.eos_token, case.name.clone())?;
+        let t = HfChatTemplate::new(
+            case.template,
+            case.bos_token,
+            case.eos_token,
+            case.name.clone(),
+        )?;
         let got = t.render(&case.messages, case.add_generation_prompt)?;
-        assert_eq!(got, case.expected, "template {} (add_generation_prompt {})", case.name, case.add_generation_prompt);
+        assert_eq!(
+            got, case.expected,
+            "template {} (add_generation_prompt {})",
+            case.name, case.add_generation_prompt
+        );
     }
     Ok(())
 }
@@ -40,15 +55,35 @@ fn raise_exception_and_bad_configs_are_errors() -> Result<()> {
         String::new(),
         "strict".into(),
     )?;
-    let err = t.render(&[Message::new(Role::Assistant, "hi")], false).err().map(|e| e.to_string()).unwrap_or_default();
+    let err = t
+        .render(&[Message::new(Role::Assistant, "hi")], false)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(err.contains("first message must be user"), "{err}");
-    assert!(HfChatTemplate::new("{% for %}".into(), String::new(), String::new(), "broken".into()).is_err());
+    assert!(HfChatTemplate::new(
+        "{% for %}".into(),
+        String::new(),
+        String::new(),
+        "broken".into()
+    )
+    .is_err());
 
     let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
     let cfg = dir.path().join("tokenizer_config.json");
-    std::fs::write(&cfg, r#"{"bos_token": {"content": "<s>"}, "eos_token": "</s>"}"#).map_err(|e| Error::io(&cfg, e))?;
-    let err = HfChatTemplate::from_tokenizer_config(&cfg).err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(err.contains("chat_template") && err.contains("tokenizer_config.json"), "{err}");
+    std::fs::write(
+        &cfg,
+        r#"{"bos_token": {"content": "<s>"}, "eos_token": "</s>"}"#,
+    )
+    .map_err(|e| Error::io(&cfg, e))?;
+    let err = HfChatTemplate::from_tokenizer_config(&cfg)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("chat_template") && err.contains("tokenizer_config.json"),
+        "{err}"
+    );
     std::fs::write(&cfg, r#"{"bos_token": {"content": "<s>"}, "chat_template": [{"name": "default", "template": "{{ bos_token }}{{ messages[0]['content'] }}"}]}"#)
         .map_err(|e| Error::io(&cfg, e))?;
     let t = HfChatTemplate::from_tokenizer_config(&cfg)?;

@@ -2,7 +2,10 @@
 
 use steptool_mdp::{EncodeMode, Encoder, EncoderConfig, Result, StepSample};
 
-const TOKENIZER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/trl-baseline/tokenizer.json");
+const TOKENIZER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../fixtures/trl-baseline/tokenizer.json"
+);
 const BOS: u32 = 1;
 
 fn sample() -> Result<StepSample> {
@@ -20,7 +23,14 @@ fn sample() -> Result<StepSample> {
 }
 
 fn encoder(mode: EncodeMode, max_context: usize, max_response: usize) -> Result<Encoder> {
-    Encoder::from_file(TOKENIZER, EncoderConfig { mode, max_context, max_response })
+    Encoder::from_file(
+        TOKENIZER,
+        EncoderConfig {
+            mode,
+            max_context,
+            max_response,
+        },
+    )
 }
 
 #[test]
@@ -47,13 +57,22 @@ fn clean_mode_has_one_bos_and_spans_that_decode_to_the_actions() -> Result<()> {
     assert_eq!(ids.iter().filter(|&&t| t == BOS).count(), 1);
     assert_eq!(ids[0], BOS);
     // The whole sequence is the whole dialogue tokenised once.
-    let whole = enc.tokenizer().encode(s.dialogue(), true).map_err(|source| steptool_mdp::Error::Tokenizer { context: "test".into(), source })?;
+    let whole = enc
+        .tokenizer()
+        .encode(s.dialogue(), true)
+        .map_err(|source| steptool_mdp::Error::Tokenizer {
+            context: "test".into(),
+            source,
+        })?;
     assert_eq!(ids, whole.get_ids());
     for (span, response) in e.episode.action_spans().iter().zip(&s.responses) {
         let text = enc
             .tokenizer()
             .decode(&ids[span.range()], false)
-            .map_err(|source| steptool_mdp::Error::Tokenizer { context: "decode".into(), source })?;
+            .map_err(|source| steptool_mdp::Error::Tokenizer {
+                context: "decode".into(),
+                source,
+            })?;
         // Byte-level BPE decodes exactly; a boundary token would show up as a mismatch here.
         assert_eq!(text.trim(), response.trim());
     }
@@ -72,8 +91,16 @@ fn truncation_agrees_between_modes() -> Result<()> {
         assert_eq!(cut.episode.truncated_leading_steps(), 1, "{mode:?}");
         // The kept tokens are the last 5 context tokens and the first 3 response tokens.
         let start = full.context_len;
-        assert_eq!(cut.episode.input_ids()[..5], full.episode.input_ids()[start - 5..start], "{mode:?}");
-        assert_eq!(cut.episode.input_ids()[5..], full.episode.input_ids()[start..start + 3], "{mode:?}");
+        assert_eq!(
+            cut.episode.input_ids()[..5],
+            full.episode.input_ids()[start - 5..start],
+            "{mode:?}"
+        );
+        assert_eq!(
+            cut.episode.input_ids()[5..],
+            full.episode.input_ids()[start..start + 3],
+            "{mode:?}"
+        );
     }
     Ok(())
 }
