@@ -6,7 +6,7 @@ use super::{Message, Role};
 use crate::error::{Error, Result};
 use crate::pylit;
 use crate::sample::StepSample;
-use crate::trajectory::Trajectory;
+use crate::trajectory::{Step, ToolCall, ToolSchema, Trajectory};
 
 /// The opening of the training system prompt: the reference's training data names the tools only
 /// (formats.md §1.4), unlike the full AutoGPT prompt used at inference.
@@ -112,6 +112,109 @@ impl ChatFormat {
         StepSample::new(prompts, responses, rewards.to_vec())
     }
 
+    /// The inverse of [`ChatFormat::training_sample`]: recover the trajectory (query, tool
+    /// names, thoughts, calls and observations) from a sample in this format, e.g. to
+    /// re-annotate the rewards of a StepTool TSV. Errors name the step and segment that does
+    /// not have this format's shape.
+    pub fn trajectory_from_sample(self, sample: &StepSample) -> Result<Trajectory> {
+        sample.validate()?;
+        let n = sample.num_steps();
+        let bad = |what: String| {
+            Error::InvalidTrajectory(format!("not a {} training sample: {what}", self.name()))
+        };
+        let (system_open, system_close, user_open, user_close) = match self {
+            Self::ToolLlama => ("System:\n", "\nUser:\n", "", "\nBegin!\n\nAssistant:\n"),
+            Self::Qwen2 => (
+                "<|im_start|>system\n",
+                "<|im_end|>\n<|im_start|>user\n",
+                "\n",
+                "\nBegin!\n<|im_end|>\n<|im_start|>assistant\n",
+            ),
+            Self::Llama31 => (
+                "<|start_header_id|>system<|end_header_id|>\n\n",
+                "<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n",
+                "",
+                "\nBegin!\n<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n",
+            ),
+        };
+        let first = &sample.prompts[0];
+        let rest = first
+            .strip_prefix(system_open)
+            .and_then(|r| r.strip_prefix(TRAINING_SYSTEM_PREFIX))
+            .ok_or_else(|| {
+                bad(format!(
+                    "prompt 0 does not start with {:?}",
+                    format!("{system_open}{TRAINING_SYSTEM_PREFIX}")
+                ))
+            })?;
+        let (tools_literal, rest) = rest
+            .split_once(system_close)
+            .ok_or_else(|| bad(format!("prompt 0 has no {system_close:?}")))?;
+        let tools = pylit::parse_str_list(tools_literal)?;
+        let query = rest
+            .strip_prefix(user_open)
+            .and_then(|r| r.strip_suffix(user_close))
+            .ok_or_else(|| bad(format!("prompt 0 does not end with {user_close:?}")))?;
+        let (obs_open, obs_close) = match self {
+            Self::ToolLlama => ("Function:\n", "\nAssistant:\n"),
+            Self::Qwen2 => (
+                "<|im_start|>function\n",
+                "<|im_end|>\n<|im_start|>assistant\n",
+            ),
+            Self::Llama31 => (
+                "<|start_header_id|>function<|end_header_id|>\n\n",
+                "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n",
+            ),
+        };
+        let end_marker = match self {
+            Self::ToolLlama => "\n",
+            Self::Qwen2 => "<|im_end|>\n",
+            Self::Llama31 => "<|eot_id|>",
+        };
+        let mut steps = Vec::with_capacity(n);
+        for k in 0..n {
+            let observation = match sample.prompts.get(k + 1) {
+                Some(p) => Some(
+                    p.strip_prefix(obs_open)
+                        .and_then(|r| r.strip_suffix(obs_close))
+                        .ok_or_else(|| bad(format!("prompt {} is not an observation turn", k + 1)))?
+                        .to_owned(),
+                ),
+                None => None,
+            };
+            let text = sample.responses[k]
+                .strip_suffix(end_marker)
+                .ok_or_else(|| bad(format!("response {k} does not end with {end_marker:?}")))?;
+            let (thought, text) = match (self, text.strip_prefix("Thought: ")) {
+                (Self::ToolLlama, _) => (None, text),
+                (_, Some(t)) => {
+                    let (thought, rest) = t
+                        .split_once("\nAction: ")
+                        .ok_or_else(|| bad(format!("response {k} has no action")))?;
+                    (Some(thought.to_owned()), rest)
+                }
+                (_, None) => {
+                    return Err(bad(format!(
+                        "response {k} does not start with \"Thought: \""
+                    )))
+                }
+            };
+            let text = text.strip_prefix("Action: ").unwrap_or(text);
+            let (name, args) = text
+                .split_once("\nAction Input: ")
+                .ok_or_else(|| bad(format!("response {k} has no \"\\nAction Input: \"")))?;
+            let mut step = Step::new(ToolCall::new(name, args), observation);
+            step.thought = thought;
+            steps.push(step);
+        }
+        Trajectory::new(
+            None,
+            query,
+            tools.into_iter().map(ToolSchema::named).collect(),
+            steps,
+        )
+    }
+
     /// Render messages as the reference's inference prompt (formats.md §3.4), ending with the
     /// opening of the next assistant turn. Assistant turns with a call are rendered with
     /// [`Message::model_text`]; tool messages take the `function` role.
@@ -182,7 +285,6 @@ fn reference_role(role: Role) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trajectory::ToolCall;
 
     fn dialogue() -> Vec<Message> {
         vec![
@@ -215,6 +317,44 @@ mod tests {
              <|start_header_id|>function<|end_header_id|>\n\n{\"error\": \"\", \"response\": \"ok\"}<|eot_id|>\
              <|start_header_id|>assistant<|end_header_id|>\n\n"
         );
+    }
+
+    #[test]
+    fn every_format_parses_back_what_it_renders() -> Result<()> {
+        let steps = vec![
+            Step::new(
+                ToolCall::new("f_for_t", "{\"a\": \"x\\ny\"}"),
+                Some("{\"error\": \"\", \"response\": \"it's\"}".into()),
+            ),
+            Step::new(
+                ToolCall::new(
+                    "Finish",
+                    "{\"return_type\": \"give_answer\", \"final_answer\": \"done\"}",
+                ),
+                None,
+            ),
+        ];
+        let tools = vec![ToolSchema::named("f_for_t"), ToolSchema::named("Finish")];
+        let t = Trajectory::new(None, "What's up?\nTell me.", tools, steps)?;
+        for f in [
+            ChatFormat::ToolLlama,
+            ChatFormat::Qwen2,
+            ChatFormat::Llama31,
+        ] {
+            let sample = f.training_sample(&t, &[0.5, 1.0])?;
+            let back = f.trajectory_from_sample(&sample)?;
+            assert_eq!(back.query(), t.query(), "{f:?}");
+            assert_eq!(back.tools(), t.tools(), "{f:?}");
+            for (a, b) in back.steps().iter().zip(t.steps()) {
+                assert_eq!(
+                    (&a.action, &a.observation),
+                    (&b.action, &b.observation),
+                    "{f:?}"
+                );
+            }
+            assert_eq!(f.training_sample(&back, &[0.5, 1.0])?, sample, "{f:?}");
+        }
+        Ok(())
     }
 
     #[test]
