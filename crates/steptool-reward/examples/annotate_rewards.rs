@@ -13,7 +13,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use steptool_mdp::pylit::{repr_float_list, repr_str_list};
+use steptool_mdp::formats::tsv::write_tsv;
+use steptool_mdp::pylit::repr_float_list;
 use steptool_mdp::ChatFormat;
 use steptool_reward::reference::{self, ReferenceEntry};
 use steptool_reward::{
@@ -50,10 +51,7 @@ fn main() -> Result<()> {
     // 3. Write the reference annotation JSON and the training TSV.
     let shaper = RewardShaper::default();
     let mut entries = Vec::new();
-    let mut tsv = csv::WriterBuilder::new()
-        .delimiter(b'\t')
-        .from_path(out_dir.join("train.tsv"))?;
-    tsv.write_record(["prompt", "response", "reward"])?;
+    let mut samples = Vec::new();
     for (t, result) in trajectories.iter().zip(report.results) {
         let qid = t.query_id().unwrap_or("<no id>").to_owned();
         let annotation = match result {
@@ -68,14 +66,10 @@ fn main() -> Result<()> {
             "query {qid}: step rewards {}",
             repr_float_list(&sample.rewards)
         );
-        tsv.write_record([
-            repr_str_list(&sample.prompts),
-            repr_str_list(&sample.responses),
-            repr_float_list(&sample.rewards),
-        ])?;
+        samples.push(sample);
         entries.push((qid, ReferenceEntry::from_annotation(t, &annotation)?));
     }
-    tsv.flush()?;
+    write_tsv(out_dir.join("train.tsv"), &samples)?;
     reference::write_annotations(out_dir.join("annotations.json"), &entries)?;
     println!(
         "wrote {} and {}",

@@ -20,7 +20,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use steptool_mdp::{ChatFormat, Step, StepSample, ToolCall, ToolSchema, Trajectory};
+use steptool_mdp::{ChatFormat, StepSample, Trajectory};
 
 use crate::annotation::{AnswerStatus, Provenance, RoundScores, StepAnnotation};
 use crate::error::{Error, Result};
@@ -234,74 +234,9 @@ pub fn training_sample(
 
 /// Read a converted-predictions file (formats.md §2.1) into trajectories, in file order.
 ///
-/// Each `tool` node of `answer_details` becomes a step (`name`, raw `arguments`, `response` as
-/// the observation; the final `Finish` node's empty response becomes no observation); assistant
-/// nodes (thoughts without calls) carry no action and are skipped, as the annotation's
-/// `get_steps` does.
+/// Delegates to [`steptool_mdp::formats::converted::read_converted_trajectories`]: each `tool`
+/// node becomes a step (`name`, raw `arguments`, `response` as the observation, none for
+/// `Finish`), the text of an `assistant` node becomes the thought of the following step.
 pub fn read_converted_predictions(path: impl AsRef<Path>) -> Result<Vec<Trajectory>> {
-    let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let top: Map<String, Value> = serde_json::from_str(&text)
-        .map_err(|source| Error::json(path.display().to_string(), source))?;
-    top.iter()
-        .map(|(qid, entry)| converted_entry(qid, entry, path))
-        .collect()
-}
-
-fn converted_entry(qid: &str, entry: &Value, path: &Path) -> Result<Trajectory> {
-    let bad = |message: String| Error::ReferenceFormat {
-        path: path.to_owned(),
-        query_id: qid.to_owned(),
-        message,
-    };
-    let query = entry
-        .get("query")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("no string `query`".into()))?;
-    let tools = entry
-        .get("available_tools")
-        .and_then(Value::as_array)
-        .ok_or_else(|| bad("no list `available_tools`".into()))?
-        .iter()
-        .map(|t| ToolSchema::from_openai(t.clone()).map_err(Error::from))
-        .collect::<Result<Vec<_>>>()?;
-    let mut node = entry
-        .pointer("/answer/answer_details/0")
-        .ok_or_else(|| bad("no `answer.answer_details[0]`".into()))?;
-    let mut steps = Vec::new();
-    let mut depth = 0usize;
-    loop {
-        if node.get("role").and_then(Value::as_str) == Some("tool") {
-            let message = node
-                .get("message")
-                .ok_or_else(|| bad(format!("tool node at depth {depth} has no `message`")))?;
-            if !(message.is_string() && message.as_str() == Some("")) {
-                let field = |name: &str| -> Result<String> {
-                    message
-                        .get(name)
-                        .and_then(Value::as_str)
-                        .map(str::to_owned)
-                        .ok_or_else(|| {
-                            bad(format!(
-                                "tool node at depth {depth}: no string `message.{name}`"
-                            ))
-                        })
-                };
-                let call = ToolCall::new(field("name")?, field("arguments")?);
-                let response = field("response")?;
-                let observation = if call.is_finish() && response.is_empty() {
-                    None
-                } else {
-                    Some(response)
-                };
-                steps.push(Step::new(call, observation));
-            }
-        }
-        match node.pointer("/next/0") {
-            Some(next) => node = next,
-            None => break,
-        }
-        depth += 1;
-    }
-    Ok(Trajectory::new(Some(qid.to_owned()), query, tools, steps)?)
+    Ok(steptool_mdp::formats::converted::read_converted_trajectories(path)?)
 }

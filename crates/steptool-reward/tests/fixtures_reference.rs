@@ -169,13 +169,20 @@ fn training_row_of_56543_matches_the_reference_tsv() -> Result<()> {
     let sample =
         reference::training_sample(ChatFormat::Qwen2, &t, &annotation, &RewardShaper::default())?;
 
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(b'\t')
-        .from_path(fixture("reference/steptool_ppo_qwen2_5rows.csv"))?;
-    let row = reader.records().nth(4).context("row 5")??;
+    let rows = steptool_mdp::formats::tsv::read_tsv_strict(fixture(
+        "reference/steptool_ppo_qwen2_5rows.csv",
+    ))?;
     // Prompt and response cells: byte for byte.
-    assert_eq!(repr_str_list(&sample.prompts), &row[0]);
-    assert_eq!(repr_str_list(&sample.responses), &row[1]);
+    assert_eq!(
+        repr_str_list(&sample.prompts),
+        repr_str_list(&rows[4].prompts)
+    );
+    assert_eq!(
+        repr_str_list(&sample.responses),
+        repr_str_list(&rows[4].responses)
+    );
+    assert_eq!(sample.prompts, rows[4].prompts);
+    assert_eq!(sample.responses, rows[4].responses);
     // The CSV's rewards come from another annotation run ([0.433…, 0.666…, 0.0]); ours follow
     // the formula on this annotation: [0.4/3, 1.3/3, 1.0/3] (see reference_annotation_to_rewards).
     assert_eq!(
@@ -187,32 +194,20 @@ fn training_row_of_56543_matches_the_reference_tsv() -> Result<()> {
 
 #[test]
 fn training_row_written_as_tsv_matches_the_reference_bytes() -> Result<()> {
-    use steptool_mdp::pylit::{parse_float_list, repr_float_list, repr_str_list};
+    use steptool_mdp::formats::tsv::{read_tsv_strict, tsv_line};
     use steptool_mdp::ChatFormat;
 
-    // With the CSV row's own rewards, the whole row written as pandas does (tab, QUOTE_MINIMAL,
-    // LF) equals line 6 of the file (header + 5 rows) byte for byte.
+    // With the CSV row's own rewards, the whole row written as pandas does (tab, QUOTE_MINIMAL)
+    // equals line 6 of the file (header + 5 rows) byte for byte.
     let t = reference::read_converted_predictions(fixture(
         "reference/converted_prediction_qwen2_entry_56543.json",
     ))?
     .remove(0);
-    let raw = std::fs::read_to_string(fixture("reference/steptool_ppo_qwen2_5rows.csv"))?;
+    let path = fixture("reference/steptool_ppo_qwen2_5rows.csv");
+    let raw = std::fs::read_to_string(&path)?;
     let line = raw.lines().nth(5).context("line 6")?;
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(b'\t')
-        .from_reader(raw.as_bytes());
-    let row = reader.records().nth(4).context("row 5")??;
-    let rewards = parse_float_list(&row[2])?;
-    let sample = ChatFormat::Qwen2.training_sample(&t, &rewards)?;
-    let mut out = csv::WriterBuilder::new()
-        .delimiter(b'\t')
-        .from_writer(Vec::new());
-    out.write_record([
-        repr_str_list(&sample.prompts),
-        repr_str_list(&sample.responses),
-        repr_float_list(&sample.rewards),
-    ])?;
-    let written = String::from_utf8(out.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?;
-    assert_eq!(written, format!("{line}\n"));
+    let rows = read_tsv_strict(&path)?;
+    let sample = ChatFormat::Qwen2.training_sample(&t, &rows[4].rewards)?;
+    assert_eq!(tsv_line(&sample), line);
     Ok(())
 }
