@@ -112,6 +112,9 @@ impl Encoded {
     }
 }
 
+/// Token ids of a whole sample and each action's `[start, end)` token range, before truncation.
+type TokenizedSegments = (Vec<u32>, Vec<(usize, usize)>);
+
 /// Tokeniser + mode -> episodes.
 #[derive(Debug, Clone)]
 pub struct Encoder {
@@ -177,7 +180,7 @@ impl Encoder {
     }
 
     /// Every segment encoded on its own with special tokens (formats.md §1.5 steps 1-4).
-    fn segments_reference(&self, sample: &StepSample) -> Result<(Vec<u32>, Vec<(usize, usize)>)> {
+    fn segments_reference(&self, sample: &StepSample) -> Result<TokenizedSegments> {
         let mut ids = Vec::new();
         let mut spans = Vec::with_capacity(sample.num_steps());
         for (k, (prompt, response)) in sample.prompts.iter().zip(&sample.responses).enumerate() {
@@ -196,7 +199,7 @@ impl Encoder {
     }
 
     /// The whole dialogue encoded once; each token goes to the segment where it starts.
-    fn segments_clean(&self, sample: &StepSample) -> Result<(Vec<u32>, Vec<(usize, usize)>)> {
+    fn segments_clean(&self, sample: &StepSample) -> Result<TokenizedSegments> {
         let mut text = String::new();
         let mut byte_ranges = Vec::with_capacity(sample.num_steps());
         for (prompt, response) in sample.prompts.iter().zip(&sample.responses) {

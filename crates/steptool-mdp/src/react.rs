@@ -81,7 +81,7 @@ pub fn parse_react_strict(text: &str) -> Result<ParsedTurn> {
                 }
             }
         }
-        (None, Some(a)) if a == 0 => String::new(),
+        (None, Some(0)) => String::new(),
         (None, Some(_)) => {
             problems.push("text before `Action: ` without a `Thought: ` marker".to_owned());
             String::new()
