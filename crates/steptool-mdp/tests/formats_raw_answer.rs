@@ -130,3 +130,101 @@ fn trailing_assistant_text_is_reported() -> Result<()> {
     );
     Ok(())
 }
+
+fn node(
+    kind: &str,
+    description: &str,
+    observation: Option<&str>,
+    children: Vec<serde_json::Value>,
+) -> serde_json::Value {
+    let mut n = serde_json::json!({"is_terminal": false, "pruned": false, "finished": false, "depth": 0,
+        "node_type": kind, "description": description, "Elo": 1000.0, "child_count": children.len(),
+        "expand_num": 0, "children": children});
+    if let Some(o) = observation {
+        n["observation"] = serde_json::Value::String(o.to_owned());
+        n["observation_code"] = serde_json::json!(0);
+    }
+    n
+}
+
+/// A DFSDT tree with two branches after the first call: every root-to-leaf path converts.
+#[test]
+fn dfs_tree_paths_convert() -> Result<()> {
+    let answer_leaf = node(
+        "Action",
+        "Finish",
+        None,
+        vec![node(
+            "Action Input",
+            r#"{"return_type": "give_answer", "final_answer": "42"}"#,
+            Some(""),
+            vec![],
+        )],
+    );
+    let give_up_leaf = node(
+        "Thought",
+        "nothing works",
+        None,
+        vec![node(
+            "Action",
+            "Finish",
+            None,
+            vec![node(
+                "Action Input",
+                r#"{"return_type": "give_up_and_restart"}"#,
+                Some(""),
+                vec![],
+            )],
+        )],
+    );
+    let mut root = node(
+        "Action",
+        "",
+        None,
+        vec![node(
+            "Action",
+            "f_for_t",
+            None,
+            vec![node(
+                "Action Input",
+                "{}",
+                Some("{\"response\": 1}"),
+                vec![answer_leaf, give_up_leaf],
+            )],
+        )],
+    );
+    root["node_type"] = serde_json::Value::Null;
+    let root: raw_answer::TreeNode =
+        serde_json::from_value(root).map_err(|source| Error::Json {
+            location: Default::default(),
+            source,
+        })?;
+    let functions = vec![
+        serde_json::json!({"name": "f_for_t"}),
+        serde_json::json!({"name": "Finish"}),
+    ];
+    let paths = root.paths();
+    // root, f, input, Finish, input = 5 nodes; root, f, input, Thought, Finish, input = 6 nodes.
+    assert_eq!(paths.iter().map(Vec::len).collect::<Vec<_>>(), vec![5, 6]);
+    let answered = raw_answer::path_to_trajectory(Some("1"), "q", &functions, &paths[0])?;
+    assert_eq!(answered.final_answer(), Some("42"));
+    assert_eq!(
+        answered.steps()[0].observation.as_deref(),
+        Some("{\"response\": 1}")
+    );
+    let gave_up = raw_answer::path_to_trajectory(Some("1"), "q", &functions, &paths[1])?;
+    assert_eq!(gave_up.len(), 2);
+    assert_eq!(gave_up.steps()[1].thought.as_deref(), Some("nothing works"));
+    assert!(gave_up.final_answer().is_none() && gave_up.finish().is_some());
+    // A path cut after an Action lacks its Action Input.
+    let cut = &paths[0][..4];
+    let err = raw_answer::path_to_trajectory(Some("1"), "q", &functions, cut)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("chain[2]") && err.contains("Action Input"),
+        "{err}"
+    );
+    Ok(())
+}

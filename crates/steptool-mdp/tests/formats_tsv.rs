@@ -140,3 +140,39 @@ fn a_corrupted_fixture_reports_each_bad_row() -> Result<()> {
     );
     Ok(())
 }
+
+mod roundtrip {
+    use proptest::prelude::*;
+    use steptool_mdp::formats::tsv;
+    use steptool_mdp::StepSample;
+
+    fn sample() -> impl Strategy<Value = StepSample> {
+        (1usize..5).prop_flat_map(|n| {
+            (
+                prop::collection::vec(any::<String>(), n),
+                prop::collection::vec("[\"'\\t\\n\\\\a-z é😀]*", n),
+                prop::collection::vec(-1e6f64..1e6, n),
+            )
+                .prop_map(|(prompts, responses, rewards)| StepSample {
+                    prompts,
+                    responses,
+                    rewards,
+                })
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any samples written as TSV read back equal, with one physical line per row.
+        #[test]
+        fn write_then_read(samples in prop::collection::vec(sample(), 0..6)) {
+            let text = tsv::to_tsv_string(&samples);
+            prop_assert_eq!(text.lines().count(), samples.len() + 1);
+            let read = tsv::read_tsv_str(&text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert!(read.errors.is_empty(), "{:?}", read.errors);
+            let back: Vec<StepSample> = read.samples.into_iter().map(|r| r.sample).collect();
+            prop_assert_eq!(back, samples);
+        }
+    }
+}

@@ -197,6 +197,27 @@ pub struct FunctionCall {
     pub arguments: String,
 }
 
+impl TreeNode {
+    /// Every root-to-leaf path below and including this node, children in file order (the
+    /// chains a DFSDT tree holds; the reference converter picks one of them at random for an
+    /// invalid answer, §6.1 — choose one and pass it, minus the root, to
+    /// [`chain_to_trajectory`]).
+    pub fn paths(&self) -> Vec<Vec<&TreeNode>> {
+        let children = self.children.as_deref().unwrap_or_default();
+        if children.is_empty() {
+            return vec![vec![self]];
+        }
+        children
+            .iter()
+            .flat_map(|child| child.paths())
+            .map(|mut path| {
+                path.insert(0, self);
+                path
+            })
+            .collect()
+    }
+}
+
 /// Read a raw answer file.
 pub fn read_raw_answer(path: impl AsRef<Path>) -> Result<RawAnswer> {
     super::read_json(path.as_ref())
@@ -325,13 +346,29 @@ pub fn chain_to_trajectory(
     functions: &[Value],
     chain: &[TreeNode],
 ) -> Result<Trajectory> {
+    let refs: Vec<&TreeNode> = chain.iter().collect();
+    path_to_trajectory(query_id, query, functions, &refs)
+}
+
+/// [`chain_to_trajectory`] over borrowed nodes, e.g. a path of [`TreeNode::paths`]; a root node
+/// (no `node_type`) at the start is skipped.
+pub fn path_to_trajectory(
+    query_id: Option<&str>,
+    query: &str,
+    functions: &[Value],
+    path: &[&TreeNode],
+) -> Result<Trajectory> {
+    let chain = match path.first() {
+        Some(root) if root.node_type.is_none() => &path[1..],
+        _ => path,
+    };
     let tools = tools_from(functions)?;
     let location = |k: usize| Location::default().with_field(format!("chain[{k}]"));
     let mut steps = Vec::new();
     let mut pending: Option<String> = None;
     let mut k = 0;
     while k < chain.len() {
-        let node = &chain[k];
+        let node = chain[k];
         match node.node_type.as_deref() {
             Some("Thought") => add_thought(&mut pending, &node.description),
             Some("Action") => {
