@@ -17,7 +17,7 @@
 //!
 //! This crate turns step rewards, per-token log-probs and values into per-token advantages and
 //! return targets, with four interchangeable [`Estimator`]s chosen by [`AdvantageConfig`]. It is
-//! plain `f32` arithmetic over slices: no libtorch, no allocation beyond the outputs.
+//! plain `f32` arithmetic over slices, no libtorch.
 //!
 //! ```
 //! use steptool_advantage::{AdvantageConfig, AdvantageEstimator, EpisodeInput, Estimator};

@@ -307,3 +307,50 @@ fn kl_estimators_by_hand() -> Result<()> {
     assert_abs_diff_eq!(out.advantages_raw[1], 0.960_819, epsilon = 1e-6);
     Ok(())
 }
+
+/// The released code finds segments in the mask, so adjacent spans merge into one segment and
+/// the scores left over (paired from the end) are dropped; StepGae keeps both steps.
+#[test]
+fn reference_compat_merges_adjacent_spans_like_the_released_code() -> Result<()> {
+    // tokens [1,2) and [2,4) are both actions: positions 0 and 1,2 form one run of the mask
+    let ep = EpisodeInput {
+        num_tokens: 4,
+        action_spans: vec![ActionSpan::new(1, 2), ActionSpan::new(2, 4)],
+        step_rewards: vec![0.3, 1.0],
+        logprobs: vec![-1.0; 3],
+        ref_logprobs: vec![-1.0; 3],
+        values: vec![0.0; 3],
+        bootstrap_value: None,
+    };
+    let plain = Estimator::ReferenceCompat {
+        weighting: RewardWeighting::Plain,
+    };
+    // one segment, ending at 2: it gets the last score (1.0); 0.3 has no segment left
+    let out = run(config(plain), ep.clone())?;
+    close(&out.rewards, &[0.0, 0.0, 1.0]);
+    // StepGae: both steps; R_0 = 0.3, A_1 = 1.0, A_0 = 0.3 + 0.45·1.0 = 0.75
+    let out = run(config(Estimator::StepGae), ep)?;
+    close(&out.rewards, &[0.3, 0.0, 1.0]);
+    close(&out.advantages_raw, &[0.75, 1.0, 1.0]);
+    Ok(())
+}
+
+/// A token-level `steptool_mdp::Episode` converts with its spans and rewards.
+#[test]
+fn from_an_mdp_episode() -> Result<()> {
+    let e = steptool_mdp::Episode::new(
+        vec![1; 9],
+        vec![ActionSpan::new(2, 4), ActionSpan::new(6, 9)],
+        vec![0.5, 1.0],
+    )?;
+    let base = episode();
+    let input = EpisodeInput::from_episode(
+        &e,
+        base.logprobs.clone(),
+        base.ref_logprobs.clone(),
+        base.values.clone(),
+    );
+    assert_eq!(input, base);
+    assert_eq!(input.action_mask(), e.action_mask());
+    Ok(())
+}
