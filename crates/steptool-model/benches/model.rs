@@ -69,8 +69,8 @@ fn generation(c: &mut Criterion) -> steptool_model::Result<()> {
     let prompts: Vec<Vec<i64>> = (0..4)
         .map(|b| (0..64).map(|t| (t * 13 + b) % 2394).collect())
         .collect();
-    let new_tokens = 64;
-    let mut g = c.benchmark_group("generate_4x64_new_tokens");
+    let new_tokens = 32;
+    let mut g = c.benchmark_group("generate_4x32_new_tokens");
     g.sample_size(10);
     g.throughput(Throughput::Elements(4 * new_tokens as u64));
     for use_cache in [true, false] {

@@ -147,11 +147,9 @@ pub(crate) struct Rope {
 /// Keys and values of every layer for the positions seen so far (generation).
 ///
 /// # Shapes
-/// Per layer, keys and values are `[batch, kv_heads, cached_len, head_dim]`; the attention mask
-/// covers `[batch, cached_len]`.
+/// Per layer, keys and values are `[batch, kv_heads, cached_len, head_dim]` (after RoPE).
 pub struct KvCache {
     pub(crate) layers: Vec<Option<(Tensor, Tensor)>>,
-    pub(crate) mask: Option<Tensor>,
 }
 
 impl KvCache {
@@ -159,12 +157,14 @@ impl KvCache {
     pub fn new(num_layers: usize) -> Self {
         KvCache {
             layers: (0..num_layers).map(|_| None).collect(),
-            mask: None,
         }
     }
     /// Number of cached positions.
     pub fn len(&self) -> i64 {
-        self.mask.as_ref().map_or(0, |m| m.size()[1])
+        match self.layers.first() {
+            Some(Some((k, _))) => k.size()[2],
+            _ => 0,
+        }
     }
     /// Whether nothing is cached yet.
     pub fn is_empty(&self) -> bool {
