@@ -304,18 +304,19 @@ fn heuristic_finish(s: &str) -> Map<String, Value> {
 
 /// Stage 1 of the system prompt (`FORMAT_INSTRUCTIONS_SYSTEM_FUNCTION`, formats.md §3.1),
 /// with `{task_description}` still in it.
-pub const SYSTEM_PROMPT_TEMPLATE: &str = "You are AutoGPT, you can use many tools(functions) to do the following task.\nFirst I will give you the task description, and your task start.\nAt each step, you need to give your thought to analyze the status now and what to do next, with a function call to actually excute your step.\nAfter the call, you will get the call result, and you are now in a new state.\nThen you will analyze your status now, then decide what to do next...\nAfter many (Thought-call) pairs, you finally perform the task, then you can give your finial answer.\nRemember: \n1.the state change is irreversible, you can't go back to one of the former state, if you want to restart the task, say \"I give up and restart\".\n2.All the thought is short, at most in 5 sentence.\n3.You can do more then one trys, so if your plan is to continusly try some conditions, you can do one of the conditions per try.\nLet's Begin!\nTask description: {task_description}";
+pub use steptool_mdp::chat::system_prompt::FORMAT_INSTRUCTIONS_SYSTEM_FUNCTION as SYSTEM_PROMPT_TEMPLATE;
 
 /// The head of the environment's task description (formats.md §3.1 stage 2).
-pub const TASK_DESCRIPTION_HEAD: &str = "You should use functions to help handle the real time user querys. Remember:\n1.ALWAYS call \"Finish\" function at the end of the task. And the final answer should contain enough information to show to the user,If you can't handle the task, or you find that function calls always fail(the function is not valid now), use function Finish->give_up_and_restart.\n2.Do not use origin tool names, use only subfunctions' names.\nYou have access of the following tools:\n";
+pub use steptool_mdp::chat::system_prompt::TASK_DESCRIPTION_PREFIX as TASK_DESCRIPTION_HEAD;
 
 pub(crate) fn py_isspace(c: char) -> bool {
     c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 
-/// The task description: the head, then `"{k}.{standard_tool_name}: {desc}\n"` per distinct
-/// tool (Python dict semantics: first position, last description), `desc` = the first 512
-/// characters with `\n` removed, then stripped, `"None"` when empty.
+/// The environment's task description: the head, then `"{k}.{standard_tool_name}: {desc}\n"`
+/// per *distinct* tool, deduplicated as the reference's `unduplicated_reflection` dict (first
+/// position, last description), `desc` = the first 512 characters with `\n` removed, then
+/// stripped, `"None"` when empty.
 pub fn task_description(tools: &[(String, String)]) -> String {
     let mut order: Vec<&str> = Vec::new();
     let mut descs: std::collections::HashMap<&str, &str> = Default::default();
@@ -324,22 +325,16 @@ pub fn task_description(tools: &[(String, String)]) -> String {
             order.push(name);
         }
     }
-    let mut out = TASK_DESCRIPTION_HEAD.to_owned();
-    for (k, name) in order.iter().enumerate() {
-        let desc = descs.get(name).copied().unwrap_or("");
-        let cut: String = desc.chars().take(512).filter(|&c| c != '\n').collect();
-        let mut stripped = cut.trim_matches(py_isspace);
-        if stripped.is_empty() {
-            stripped = "None";
-        }
-        out.push_str(&format!("{}.{name}: {stripped}\n", k + 1));
-    }
-    out
+    let unique: Vec<(&str, &str)> = order
+        .iter()
+        .map(|n| (*n, descs.get(n).copied().unwrap_or("")))
+        .collect();
+    steptool_mdp::chat::system_prompt::task_description(&unique)
 }
 
 /// The system prompt (stages 1-2 of formats.md §3.1) for a task description.
 pub fn system_prompt(task_description: &str) -> String {
-    SYSTEM_PROMPT_TEMPLATE.replace("{task_description}", task_description)
+    steptool_mdp::chat::system_prompt::system_message(task_description)
 }
 
 /// The user prompt `"\n{query}\nBegin!\n"` (formats.md §3.2).

@@ -44,6 +44,7 @@ pub use env::{
 pub use error::{Error, Result};
 pub use tool::{finish_function, NameMatch, Tool, ToolOutput, ToolRegistry, FINISH_DESCRIPTION};
 pub mod metrics;
+pub mod openai;
 pub mod rollout;
 pub mod stb;
 pub mod synthetic;

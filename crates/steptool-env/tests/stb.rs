@@ -3,11 +3,8 @@
 //! every Finish case.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use steptool_env::rollout::{rollout, to_converted_answers, FinishType, RolloutConfig};
@@ -18,9 +15,8 @@ use steptool_env::{
 use steptool_mdp::names::standardize;
 use steptool_mdp::ToolCall;
 
-fn io<T>(r: std::io::Result<T>, what: &str) -> Result<T> {
-    r.map_err(|e| Error::io(what, e))
-}
+mod common;
+use common::{io, serve};
 
 fn queries_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -301,82 +297,22 @@ fn every_finish_case() -> Result<()> {
     Ok(())
 }
 
-/// A loopback server answering `responses` (status, body, delay) in order, then stopping.
-fn serve(responses: Vec<(u16, &'static str, u64)>) -> Result<(String, JoinHandle<Vec<String>>)> {
-    let listener = io(TcpListener::bind("127.0.0.1:0"), "bind")?;
-    let addr = io(listener.local_addr(), "addr")?;
-    io(listener.set_nonblocking(true), "nonblocking")?;
-    let handle = std::thread::spawn(move || {
-        let mut bodies = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        for (status, body, delay) in responses {
-            let mut stream = loop {
-                match listener.accept() {
-                    Ok((s, _)) => break s,
-                    Err(_) if Instant::now() < deadline => {
-                        std::thread::sleep(Duration::from_millis(5))
-                    }
-                    Err(_) => return bodies,
-                }
-            };
-            let _ = stream.set_nonblocking(false);
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 4096];
-            let request = loop {
-                match stream.read(&mut chunk) {
-                    Ok(0) | Err(_) => break String::from_utf8_lossy(&buf).into_owned(),
-                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                }
-                let text = String::from_utf8_lossy(&buf).into_owned();
-                if let Some((head, rest)) = text.split_once("\r\n\r\n") {
-                    let len = head
-                        .lines()
-                        .find_map(|l| {
-                            l.to_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                        })
-                        .unwrap_or(0);
-                    if rest.len() >= len {
-                        break text;
-                    }
-                }
-            };
-            bodies.push(
-                request
-                    .split_once("\r\n\r\n")
-                    .map(|(_, b)| b.to_owned())
-                    .unwrap_or_default(),
-            );
-            std::thread::sleep(Duration::from_millis(delay));
-            let reply = format!(
-                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = stream.write_all(reply.as_bytes());
-        }
-        bodies
-    });
-    Ok((format!("http://{addr}/virtual"), handle))
-}
-
 #[test]
 fn misses_are_forwarded_to_the_server() -> Result<()> {
     let (url, server) = serve(vec![
         (
             200,
-            r#"{"error": "", "response": {"club": "Inter Miami"}}"#,
+            r#"{"error": "", "response": {"club": "Inter Miami"}}"#.into(),
             0,
         ),
-        (500, "Internal Server Error", 0),
-        (200, "not json", 0),
+        (500, "Internal Server Error".into(), 0),
+        (200, "not json".into(), 0),
         (
             200,
-            r#"{"error": "Unauthorized error...", "response": ""}"#,
+            r#"{"error": "Unauthorized error...", "response": ""}"#.into(),
             0,
         ),
-        (200, r#"{"error": "", "response": "late"}"#, 1500),
+        (200, r#"{"error": "", "response": "late"}"#.into(), 1500),
     ])?;
     let dir = tmp()?;
     let (mut env, tasks) = env(dir.path(), Some(url), 0.5)?;
