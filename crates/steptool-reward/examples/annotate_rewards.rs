@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use steptool_mdp::formats::tsv::write_tsv;
 use steptool_mdp::pylit::repr_float_list;
 use steptool_mdp::ChatFormat;
-use steptool_reward::reference::{self, ReferenceEntry};
+use steptool_reward::reference;
 use steptool_reward::{
     annotate_batch, AnnotationCache, BatchOptions, CachedAnnotator, RewardShaper, RuleAnnotator,
 };
@@ -67,7 +67,7 @@ fn main() -> Result<()> {
             repr_float_list(&sample.rewards)
         );
         samples.push(sample);
-        entries.push((qid, ReferenceEntry::from_annotation(t, &annotation)?));
+        entries.push((qid, reference::to_entry(t, &annotation)?));
     }
     write_tsv(out_dir.join("train.tsv"), &samples)?;
     reference::write_annotations(out_dir.join("annotations.json"), &entries)?;

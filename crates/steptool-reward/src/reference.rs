@@ -1,7 +1,8 @@
 //! Files of the StepTool reference: converted predictions in (formats.md §2.1), reward
-//! annotation JSON in and out (formats.md §2.4), and the converter from annotations to step
-//! rewards that the reference lacks (its issue #6; formula of formats.md §2.5 via
-//! [`RewardShaper`]).
+//! annotation JSON in and out (formats.md §2.4), and the converters the reference lacks (its
+//! issue #6): annotations to step rewards (formula of formats.md §2.5 via [`RewardShaper`]) and
+//! to training rows. The file formats themselves are read and written by
+//! `steptool_mdp::formats`; this module maps them to and from [`StepAnnotation`].
 //!
 //! ```
 //! use steptool_reward::{reference, RewardShaper};
@@ -15,11 +16,11 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Number;
+use steptool_mdp::formats::annotation as file;
+pub use steptool_mdp::formats::annotation::{AnnotationEntry, ProcessReward};
 use steptool_mdp::{ChatFormat, StepSample, Trajectory};
 
 use crate::annotation::{AnswerStatus, Provenance, RoundScores, StepAnnotation};
@@ -28,32 +29,24 @@ use crate::hash::sha256_hex;
 use crate::judge::prompt::{final_step_string, step_strings};
 use crate::shaper::RewardShaper;
 
-/// One round's intermediate scores in the reference file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReferenceRound {
-    /// SuccCalling per intermediate step.
-    pub succeed_tool_calling: Vec<f64>,
-    /// Contribution per intermediate step.
-    pub contributions: Vec<f64>,
+impl From<file::AnswerStatus> for AnswerStatus {
+    fn from(s: file::AnswerStatus) -> Self {
+        match s {
+            file::AnswerStatus::Solved => AnswerStatus::Solved,
+            file::AnswerStatus::Unsure => AnswerStatus::Unsure,
+            file::AnswerStatus::Unsolved => AnswerStatus::Unsolved,
+        }
+    }
 }
 
-/// One entry of a reference annotation file (formats.md §2.4).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReferenceEntry {
-    /// The query text.
-    pub query: String,
-    /// Function names offered, `Finish` included.
-    pub tool_names: Vec<String>,
-    /// `"Step k: {dict repr}"` for every intermediate step.
-    pub answer_steps: Vec<String>,
-    /// Scores per round, keyed `"0"`, `"1"`, … (any order in the file).
-    pub process_reward: Map<String, Value>,
-    /// `"Final step: {dict repr}"`.
-    pub final_step: String,
-    /// `"AnswerStatus.X"` per round, same keys as `process_reward`.
-    pub is_solved: Map<String, Value>,
+impl From<AnswerStatus> for file::AnswerStatus {
+    fn from(s: AnswerStatus) -> Self {
+        match s {
+            AnswerStatus::Solved => file::AnswerStatus::Solved,
+            AnswerStatus::Unsure => file::AnswerStatus::Unsure,
+            AnswerStatus::Unsolved => file::AnswerStatus::Unsolved,
+        }
+    }
 }
 
 /// The provenance given to annotations read from a reference file.
@@ -66,141 +59,130 @@ pub fn reference_provenance() -> Provenance {
     }
 }
 
-impl ReferenceEntry {
-    /// The entry as a validated [`StepAnnotation`]; rounds in numeric key order.
-    pub fn to_annotation(&self, query_id: &str, path: &Path) -> Result<StepAnnotation> {
-        let bad = |message: String| Error::ReferenceFormat {
-            path: path.to_owned(),
-            query_id: query_id.to_owned(),
-            message,
-        };
-        let round_keys =
-            |map: &Map<String, Value>, field: &str| -> Result<BTreeMap<usize, Value>> {
-                map.iter()
-                    .map(|(k, v)| {
-                        k.parse::<usize>().map(|k| (k, v.clone())).map_err(|_| {
-                            bad(format!("`{field}` has a non-numeric round key {k:?}"))
-                        })
-                    })
-                    .collect()
-            };
-        let scores = round_keys(&self.process_reward, "process_reward")?;
-        let statuses = round_keys(&self.is_solved, "is_solved")?;
-        if !scores.keys().eq(statuses.keys()) {
-            return Err(bad(format!(
-                "`process_reward` rounds {:?} and `is_solved` rounds {:?} differ",
-                scores.keys().collect::<Vec<_>>(),
-                statuses.keys().collect::<Vec<_>>()
-            )));
-        }
-        let mut rounds = Vec::with_capacity(scores.len());
-        for ((k, score), status) in scores.into_iter().zip(statuses.into_values()) {
-            let round: ReferenceRound = serde_json::from_value(score).map_err(|source| {
-                Error::json(
-                    format!(
-                        "{}: entry {query_id:?}: process_reward[{k:?}]",
-                        path.display()
-                    ),
-                    source,
-                )
-            })?;
-            let status = status
-                .as_str()
-                .and_then(AnswerStatus::parse_reference)
-                .ok_or_else(|| {
-                    bad(format!(
-                        "is_solved[{k:?}] = {status} is not an AnswerStatus"
-                    ))
-                })?;
-            rounds.push(RoundScores {
-                succeed_tool_calling: round
-                    .succeed_tool_calling
-                    .iter()
-                    .map(|&v| v as f32)
-                    .collect(),
-                contributions: round.contributions.iter().map(|&v| v as f32).collect(),
-                status,
-            });
-        }
-        StepAnnotation::new(
-            Some(query_id.to_owned()),
-            self.answer_steps.len() + 1,
-            rounds,
-            reference_provenance(),
-        )
-        .map_err(|e| bad(e.to_string()))
+/// A reference annotation entry as a validated [`StepAnnotation`] of a trajectory with
+/// `answer_steps.len() + 1` steps; rounds in numeric key order (the file keeps completion
+/// order, e.g. `"1", "0", "2"`). Errors name the query id and the round.
+pub fn to_annotation(query_id: &str, entry: &AnnotationEntry) -> Result<StepAnnotation> {
+    let bad = |message: String| Error::InvalidAnnotation {
+        trajectory: query_id.to_owned(),
+        message,
+    };
+    let round_index = |k: &str, field: &str| {
+        k.parse::<usize>()
+            .map_err(|_| bad(format!("`{field}` has a non-numeric round key {k:?}")))
+    };
+    let mut scores = entry
+        .process_reward
+        .iter()
+        .map(|(k, v)| Ok((round_index(k, "process_reward")?, v)))
+        .collect::<Result<Vec<_>>>()?;
+    let mut statuses = entry
+        .is_solved
+        .iter()
+        .map(|(k, v)| Ok((round_index(k, "is_solved")?, *v)))
+        .collect::<Result<Vec<_>>>()?;
+    scores.sort_by_key(|(k, _)| *k);
+    statuses.sort_by_key(|(k, _)| *k);
+    let score_keys: Vec<usize> = scores.iter().map(|(k, _)| *k).collect();
+    let status_keys: Vec<usize> = statuses.iter().map(|(k, _)| *k).collect();
+    if score_keys != status_keys {
+        return Err(bad(format!(
+            "`process_reward` rounds {score_keys:?} and `is_solved` rounds {status_keys:?} differ"
+        )));
     }
-
-    /// The entry the reference script would write for `trajectory` and `annotation`.
-    pub fn from_annotation(trajectory: &Trajectory, annotation: &StepAnnotation) -> Result<Self> {
-        annotation.check_matches(trajectory)?;
-        let mut process_reward = Map::new();
-        let mut is_solved = Map::new();
-        for (k, r) in annotation.rounds().iter().enumerate() {
-            process_reward.insert(
-                k.to_string(),
-                serde_json::json!({
-                    "succeed_tool_calling": r.succeed_tool_calling.iter().map(|&v| number(v)).collect::<Vec<_>>(),
-                    "contributions": r.contributions.iter().map(|&v| number(v)).collect::<Vec<_>>(),
-                }),
-            );
-            is_solved.insert(k.to_string(), Value::from(r.status.reference_str()));
-        }
-        Ok(Self {
-            query: trajectory.query().to_owned(),
-            tool_names: trajectory.tools().iter().map(|t| t.name.clone()).collect(),
-            answer_steps: step_strings(trajectory),
-            process_reward,
-            final_step: final_step_string(trajectory),
-            is_solved,
+    let rounds = scores
+        .into_iter()
+        .zip(statuses)
+        .map(|((k, reward), (_, status))| {
+            let (succ, contrib) = reward.as_f64();
+            if succ.iter().chain(&contrib).any(|v| !v.is_finite()) {
+                return Err(bad(format!(
+                    "process_reward[{k:?}] holds a non-finite number"
+                )));
+            }
+            Ok(RoundScores {
+                succeed_tool_calling: succ.iter().map(|&v| v as f32).collect(),
+                contributions: contrib.iter().map(|&v| v as f32).collect(),
+                status: status.into(),
+            })
         })
-    }
+        .collect::<Result<Vec<_>>>()?;
+    StepAnnotation::new(
+        Some(query_id.to_owned()),
+        entry.answer_steps.len() + 1,
+        rounds,
+        reference_provenance(),
+    )
 }
 
-/// Integral scores as JSON integers (as the reference writes them), others as floats.
-fn number(v: f32) -> Value {
-    if v.fract() == 0.0 && v.abs() < 1e9 {
-        Value::from(v as i64)
-    } else {
-        Value::from(f64::from(v))
+/// The entry the reference script would write for `trajectory` and `annotation`: Python-repr
+/// step strings, rounds keyed `"0"`, `"1"`, …, integral scores as JSON integers.
+pub fn to_entry(trajectory: &Trajectory, annotation: &StepAnnotation) -> Result<AnnotationEntry> {
+    annotation.check_matches(trajectory)?;
+    let numbers = |v: &[f32]| -> Result<Vec<Number>> {
+        v.iter()
+            .map(|&x| {
+                if x.fract() == 0.0 && x.abs() < 1e9 {
+                    Ok(Number::from(x as i64))
+                } else {
+                    Number::from_f64(f64::from(x)).ok_or_else(|| Error::InvalidAnnotation {
+                        trajectory: annotation.query_id().unwrap_or("<no id>").to_owned(),
+                        message: format!("score {x} is not a finite number"),
+                    })
+                }
+            })
+            .collect()
+    };
+    let mut process_reward = Vec::new();
+    let mut is_solved = Vec::new();
+    for (k, r) in annotation.rounds().iter().enumerate() {
+        process_reward.push((
+            k.to_string(),
+            ProcessReward {
+                succeed_tool_calling: numbers(&r.succeed_tool_calling)?,
+                contributions: numbers(&r.contributions)?,
+            },
+        ));
+        is_solved.push((k.to_string(), r.status.into()));
     }
+    Ok(AnnotationEntry {
+        query: trajectory.query().to_owned(),
+        tool_names: trajectory.tools().iter().map(|t| t.name.clone()).collect(),
+        answer_steps: step_strings(trajectory),
+        process_reward,
+        final_step: final_step_string(trajectory),
+        is_solved,
+    })
 }
 
-/// Read a reference annotation file: `(query id, entry)` in file order.
-pub fn read_annotations(path: impl AsRef<Path>) -> Result<Vec<(String, ReferenceEntry)>> {
+/// Read a reference annotation file as validated annotations, `(query id, annotation)` in file
+/// order; an invalid entry is an error naming the file and the query id.
+pub fn read_annotations(path: impl AsRef<Path>) -> Result<Vec<(String, StepAnnotation)>> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let top: Map<String, Value> = serde_json::from_str(&text)
-        .map_err(|source| Error::json(path.display().to_string(), source))?;
-    top.into_iter()
-        .map(|(qid, v)| {
-            let entry: ReferenceEntry = serde_json::from_value(v).map_err(|source| {
-                Error::json(format!("{}: entry {qid:?}", path.display()), source)
+    file::read_annotations(path)?
+        .into_iter()
+        .map(|(qid, entry)| {
+            let a = to_annotation(&qid, &entry).map_err(|e| Error::ReferenceFormat {
+                path: path.to_owned(),
+                query_id: qid.clone(),
+                message: e.to_string(),
             })?;
-            Ok((qid, entry))
+            Ok((qid, a))
         })
         .collect()
+}
+
+/// Read the raw entries of a reference annotation file (the text fields included).
+pub fn read_entries(path: impl AsRef<Path>) -> Result<Vec<(String, AnnotationEntry)>> {
+    Ok(file::read_annotations(path)?)
 }
 
 /// Write a reference annotation file exactly as `json.dump(obj, f, indent=4, ensure_ascii=False)`.
 pub fn write_annotations(
     path: impl AsRef<Path>,
-    entries: &[(String, ReferenceEntry)],
+    entries: &[(String, AnnotationEntry)],
 ) -> Result<()> {
-    let path = path.as_ref();
-    let mut top = Map::new();
-    for (qid, entry) in entries {
-        let v = serde_json::to_value(entry)
-            .map_err(|source| Error::json(format!("entry {qid:?}"), source))?;
-        top.insert(qid.clone(), v);
-    }
-    let mut out = Vec::new();
-    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
-    Value::Object(top)
-        .serialize(&mut ser)
-        .map_err(|source| Error::json(path.display().to_string(), source))?;
-    std::fs::write(path, out).map_err(|e| Error::io(path, e))
+    Ok(file::write_annotations(path, entries)?)
 }
 
 /// The converter the reference lacks: every entry of a reference annotation file to one reward
@@ -209,14 +191,10 @@ pub fn rewards_from_file(
     path: impl AsRef<Path>,
     shaper: &RewardShaper,
 ) -> Result<Vec<(String, Vec<f64>)>> {
-    let path = path.as_ref();
-    read_annotations(path)?
+    Ok(read_annotations(path)?
         .into_iter()
-        .map(|(qid, entry)| {
-            let a = entry.to_annotation(&qid, path)?;
-            Ok((qid, shaper.shape_f64(&a)))
-        })
-        .collect()
+        .map(|(qid, a)| (qid, shaper.shape_f64(&a)))
+        .collect())
 }
 
 /// The converter from converted predictions plus annotations to StepTool training rows

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{ensure, Context, Result};
 use steptool_mdp::{Step, ToolCall, ToolSchema, Trajectory};
-use steptool_reward::reference::ReferenceEntry;
+use steptool_reward::reference;
 use steptool_reward::{
     annotate_batch, AnnotationCache, AnswerStatus, BatchOptions, CachedAnnotator, Error,
     Provenance, RewardAnnotator, RewardShaper, RoundScores, ShaperConfig, StepAnnotation,
@@ -151,14 +151,17 @@ fn custom_annotator_end_to_end() -> Result<()> {
     assert_eq!(replayed.rounds(), a.rounds());
 
     // And it writes the reference annotation format.
-    let entry = ReferenceEntry::from_annotation(&batch[0], a)?;
+    let entry = reference::to_entry(&batch[0], a)?;
     assert_eq!(
         entry.answer_steps[1],
         r#"Step 2: {'name': 'lookup', 'arguments': '{"k": 1}', 'response': 'error: timeout'}"#
     );
     assert_eq!(
-        entry.is_solved.get("0").and_then(|v| v.as_str()),
-        Some("AnswerStatus.Solved")
+        entry.is_solved,
+        vec![(
+            "0".to_owned(),
+            steptool_mdp::formats::annotation::AnswerStatus::Solved
+        )]
     );
     Ok(())
 }

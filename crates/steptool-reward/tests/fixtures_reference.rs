@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{ensure, Context, Result};
-use steptool_reward::reference::{self, ReferenceEntry};
+use steptool_reward::reference;
 use steptool_reward::rules::contribution_ratio;
 use steptool_reward::{AnswerStatus, RewardAnnotator, RewardShaper, RuleAnnotator, StepAnnotation};
 
@@ -64,13 +64,13 @@ fn annotation_entry_text_matches_reference_file() -> Result<()> {
     ))?
     .remove(0);
     let path = fixture("reference/reward_annotation_qwen2_entry_56543.json");
-    let entries = reference::read_annotations(&path)?;
+    let entries = reference::read_entries(&path)?;
     let (qid, expected) = &entries[0];
     assert_eq!(qid, "56543");
     // Build the entry from the trajectory plus the reference scores: the Python-repr step
     // strings and the final step must match the reference file byte for byte.
-    let annotation = expected.to_annotation(qid, &path)?;
-    let ours = ReferenceEntry::from_annotation(&t, &annotation)?;
+    let annotation = reference::to_annotation(qid, expected)?;
+    let ours = reference::to_entry(&t, &annotation)?;
     assert_eq!(ours.answer_steps, expected.answer_steps);
     assert_eq!(ours.final_step, expected.final_step);
     assert_eq!(ours.tool_names, expected.tool_names);
@@ -94,9 +94,9 @@ fn annotation_entry_text_matches_reference_file() -> Result<()> {
 fn reference_annotation_to_rewards() -> Result<()> {
     let path = fixture("reference/reward_annotation_qwen2_entry_56543.json");
     let entries = reference::read_annotations(&path)?;
-    let a: StepAnnotation = entries[0].1.to_annotation("56543", &path)?;
+    let a: &StepAnnotation = &entries[0].1;
     assert_eq!(a.rounds().len(), 3);
-    let r = RewardShaper::default().shape_f64(&a);
+    let r = RewardShaper::default().shape_f64(a);
     // succ [0,0],[0,1],[0,0]; contrib [1,2],[1,3],[2,3]; Unsure, Unsolved, Unsure:
     // step 0: ((0+1) + (0+1) + (0+2))/10/3 = 0.1333…
     // step 1: ((0+2) + (5+3) + (0+3))/10/3 = 0.4333…
@@ -132,7 +132,7 @@ fn malformed_reference_entries_are_named() -> Result<()> {
         (
             r#"{"0": {"succeed_tool_calling": [1], "contributions": [3]}}"#,
             r#"{"0": "Solved?"}"#,
-            "not an AnswerStatus",
+            "unknown variant `Solved?`",
         ),
         (
             r#"{"0": {"succeed_tool_calling": [1], "contributions": [9]}}"#,
@@ -141,14 +141,17 @@ fn malformed_reference_entries_are_named() -> Result<()> {
         ),
     ] {
         std::fs::write(&path, entry(process, solved))?;
-        let entries = reference::read_annotations(&path)?;
-        let err = entries[0]
-            .1
-            .to_annotation("9", &path)
+        let err = reference::read_annotations(&path)
             .err()
             .context("accepted")?;
         let text = err.to_string();
-        ensure!(text.contains(needle) && text.contains("\"9\""), "{text}");
+        // The file and the query id are named (`"9"` from our check, `9` from the reader).
+        ensure!(
+            text.contains(needle)
+                && text.contains("bad.json")
+                && (text.contains("\"9\"") || text.contains("`9`")),
+            "{text}"
+        );
     }
     Ok(())
 }
@@ -163,9 +166,7 @@ fn training_row_of_56543_matches_the_reference_tsv() -> Result<()> {
     ))?
     .remove(0);
     let path = fixture("reference/reward_annotation_qwen2_entry_56543.json");
-    let annotation = reference::read_annotations(&path)?[0]
-        .1
-        .to_annotation("56543", &path)?;
+    let annotation = reference::read_annotations(&path)?.remove(0).1;
     let sample =
         reference::training_sample(ChatFormat::Qwen2, &t, &annotation, &RewardShaper::default())?;
 

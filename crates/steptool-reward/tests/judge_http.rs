@@ -98,7 +98,7 @@ fn normal_answers_and_request_shape() -> Result<()> {
     );
     assert_eq!(body["messages"].as_array().map(Vec::len), Some(1));
     // The prompt embeds mid_steps as the repr of the reference file's answer_steps.
-    let entries = reference::read_annotations(fixture(
+    let entries = reference::read_entries(fixture(
         "reference/reward_annotation_qwen2_entry_56543.json",
     ))?;
     let mid_steps = repr_str_list(&entries[0].1.answer_steps);

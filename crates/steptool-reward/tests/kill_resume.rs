@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use common::{args, MockServer, Reply};
 use steptool_mdp::Trajectory;
-use steptool_reward::reference::{self, ReferenceEntry};
+use steptool_reward::reference;
 use steptool_reward::{
     annotate_batch, AnnotationCache, BatchOptions, Endpoint, JudgeConfig, LlmJudgeAnnotator,
     RetryPolicy,
@@ -80,7 +80,7 @@ fn child() -> Result<()> {
         let a = r?;
         entries.push((
             t.query_id().unwrap_or_default().to_owned(),
-            ReferenceEntry::from_annotation(t, &a)?,
+            reference::to_entry(t, &a)?,
         ));
     }
     reference::write_annotations(std::env::var("OUT")?, &entries)?;
@@ -146,7 +146,7 @@ fn parent() -> Result<()> {
         "re-run made {} requests, expected {total} - {cached} cached",
         server.count()
     );
-    let entries = reference::read_annotations(&out)?;
+    let entries = reference::read_entries(&out)?;
     ensure!(entries.len() == N, "{} entries", entries.len());
     for (qid, e) in &entries {
         ensure!(
