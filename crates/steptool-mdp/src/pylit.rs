@@ -81,8 +81,9 @@ pub enum PyValue {
     List(Vec<PyValue>),
     /// A `tuple`.
     Tuple(Vec<PyValue>),
-    /// A `dict`, in insertion order (keys may repeat only if the input repeats them; Python would
-    /// keep the last value, this keeps every pair so the text round-trips).
+    /// A `dict`, in insertion order. [`parse`] merges a repeated key as Python does (first
+    /// position, last value); keys are compared as values of the same type (Python would also
+    /// merge `1`, `1.0` and `True`).
     Dict(Vec<(PyValue, PyValue)>),
 }
 
@@ -664,7 +665,11 @@ impl<'a> Parser<'a> {
             }
             self.skip_ws();
             let value = self.value(depth)?;
-            pairs.push((key, value));
+            // A repeated key keeps its first position and takes the last value, as in Python.
+            match pairs.iter_mut().find(|(k, _)| *k == key) {
+                Some(pair) => pair.1 = value,
+                None => pairs.push((key, value)),
+            }
             self.skip_ws();
             match self.peek() {
                 Some(',') => self.pos += 1,

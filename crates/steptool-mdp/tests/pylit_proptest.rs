@@ -30,8 +30,10 @@ fn value() -> impl Strategy<Value = PyValue> {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(PyValue::List),
             prop::collection::vec(inner.clone(), 0..6).prop_map(PyValue::Tuple),
-            prop::collection::vec((any::<String>().prop_map(PyValue::Str), inner), 0..6)
-                .prop_map(PyValue::Dict),
+            // Distinct keys: parse merges repeated keys as Python does.
+            prop::collection::btree_map(any::<String>(), inner, 0..6).prop_map(|m| {
+                PyValue::Dict(m.into_iter().map(|(k, v)| (PyValue::Str(k), v)).collect())
+            }),
         ]
     })
 }
