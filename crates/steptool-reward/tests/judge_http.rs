@@ -291,7 +291,7 @@ fn endpoint_pool_is_round_robin() -> Result<()> {
 fn concurrency_limit_bounds_requests_in_flight() -> Result<()> {
     let slow = || {
         Reply::Slow(
-            Duration::from_millis(150),
+            Duration::from_millis(300),
             Box::new(Reply::answer(&args(&[1, 1], &[2, 2], "Solved"))),
         )
     };
@@ -315,7 +315,7 @@ fn concurrency_limit_bounds_requests_in_flight() -> Result<()> {
     )?;
     assert_eq!(report.summary.annotated, 8);
     assert_eq!(server.count(), 8);
-    // 8 threads, 150 ms answers: requests overlap, but never more than the limit.
+    // 8 threads, 300 ms answers: requests overlap, but never more than the limit.
     assert_eq!(server.max_in_flight(), 2);
     assert!(server.requests().iter().all(|r| r.authorization.is_none()));
     Ok(())
