@@ -114,6 +114,40 @@ fn every_estimator_by_hand() -> Result<()> {
 }
 
 #[test]
+fn ablation_and_kl_flags() -> Result<()> {
+    // --no-intermediate-rewards: r_0 = 0.5 is replaced by 0, so A_0 = 0 + γλ·A_1 = 0.9405
+    // (with it: 0.5 + 0.9405 = 1.4405)
+    let request = REQUEST.replace("[0.0, 1.0]", "[0.5, 1.0]");
+    let out = ok_json(&["--no-whiten"], &request)?;
+    assert_close(
+        &floats(&out["episodes"][0]["advantages"])?,
+        &[1.4405, 0.0, 1.0, 1.0],
+    );
+    let out = ok_json(&["--no-whiten", "--no-intermediate-rewards"], &request)?;
+    assert_close(
+        &floats(&out["episodes"][0]["advantages"])?,
+        &[0.9405, 0.0, 1.0, 1.0],
+    );
+    // --kl-estimator abs --kl-coef 1: |logp - ref| = |-1.5 - -1| = 0.5 at position 3, penalty
+    // -0.5, so R_1 = 1 - 0.5 = 0.5 = A_1 and A_0 = 0.9405·0.5 = 0.47025
+    let request = REQUEST.replace(
+        r#""logprobs": [-1, -1, -1, -1]"#,
+        r#""logprobs": [-1, -1, -1, -1.5]"#,
+    );
+    let args = ["--no-whiten", "--kl-estimator", "abs", "--kl-coef", "1"];
+    let out = ok_json(&args, &request)?;
+    assert_close(
+        &floats(&out["episodes"][0]["advantages"])?,
+        &[0.47025, 0.0, 0.5, 0.5],
+    );
+    assert_close(
+        &floats(&out["episodes"][0]["rewards"])?,
+        &[0.0, 0.0, 0.0, 0.5],
+    );
+    Ok(())
+}
+
+#[test]
 fn whitening_reports_its_statistics() -> Result<()> {
     let out = ok_json(&[], REQUEST)?;
     // masked raw advantages 0.9405, 1, 1: mean = 2.9405 / 3 = 0.98016667

@@ -63,11 +63,16 @@ impl EpisodeInput {
         self.action_spans.len()
     }
 
-    /// The action mask in the `L - 1` layout: true on every position of every `P_k`.
+    /// The action mask in the `L - 1` layout: true on every position of every `P_k` (positions
+    /// of an invalid span that fall outside the sequence are left out, never a panic).
     pub fn action_mask(&self) -> Vec<bool> {
         let mut mask = vec![false; self.num_tokens.saturating_sub(1)];
         for span in &self.action_spans {
-            mask[span.scoring_positions()].fill(true);
+            for t in span.scoring_positions() {
+                if let Some(m) = mask.get_mut(t) {
+                    *m = true;
+                }
+            }
         }
         mask
     }

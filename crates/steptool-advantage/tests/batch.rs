@@ -264,6 +264,12 @@ fn malformed_episodes_name_the_episode_and_field() -> Result<()> {
         &[e, "bootstrap_value"],
     )?;
     expect_input_error(|ep| ep.num_tokens = 1, &[e, "num_tokens"])?;
+    // the mask of an invalid episode is still computed, without a panic
+    let mut bad = batch().remove(0);
+    bad.action_spans.push(ActionSpan::new(8, 20));
+    let mask = bad.action_mask();
+    assert_eq!(mask.len(), 8);
+    assert!(mask[7] && mask[1] && !mask[0]);
     Ok(())
 }
 
