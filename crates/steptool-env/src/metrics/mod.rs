@@ -4,6 +4,7 @@
 mod pass_at_k;
 mod pass_rate;
 mod recall;
+mod report;
 mod win_rate;
 
 pub use pass_at_k::{pass_at_k, pass_at_k_mean};
@@ -12,6 +13,7 @@ pub use pass_rate::{
     ANSWER_STATUS_VALUES,
 };
 pub use recall::{recall, RecallConfig, RecallInput, RecallReport, UnfinishedPolicy};
+pub use report::{evaluate, EvalOptions, EvalReport};
 pub use win_rate::{
     win_rate, Preference, PreferenceJudge, QueryComparison, RulesOnly, WinRate, WinRateOutcome,
 };

@@ -42,3 +42,31 @@ pub use tasks::{
 pub use world::{
     Api, AttrSpec, Entity, Kind, KindSpec, RelSpec, World, WorldTool, KINDS, TOOL_GROUPS,
 };
+
+/// Expert demonstrations (SFT data): one CoT rollout of the [`ExpertAgent`] per task, with
+/// an action limit of `max_calls + 1`, as [`steptool_mdp::Trajectory`]s that end with the
+/// ground-truth `Finish`.
+pub fn expert_demonstrations(
+    bench: &std::sync::Arc<SyntheticBenchmark>,
+    tasks: &[SyntheticTask],
+) -> crate::Result<Vec<steptool_mdp::Trajectory>> {
+    let env = SyntheticEnv::new(bench.clone(), SyntheticEnvConfig::default());
+    let agent = ExpertAgent::new(tasks);
+    let config = crate::rollout::RolloutConfig {
+        max_actions: bench.generator().config().max_calls + 1,
+        ..crate::rollout::RolloutConfig::default()
+    };
+    let summary = crate::rollout::run_many(&env, tasks, &agent, &config, false)?;
+    if let Some(f) = summary.failures.into_iter().next() {
+        return Err(f.error);
+    }
+    summary
+        .records
+        .into_iter()
+        .map(|r| {
+            r.trajectory.ok_or_else(|| {
+                crate::Error::data(format!("task {}", r.query_id), "the expert made no turn")
+            })
+        })
+        .collect()
+}
