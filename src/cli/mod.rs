@@ -5,6 +5,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod advantages;
+mod annotate;
+mod build_tsv;
 mod encode;
 
 /// StepTool: step-grained reinforcement learning for multi-step tool use.
@@ -19,6 +21,10 @@ pub struct Cli {
 enum Command {
     /// Per-token rewards, advantages and returns for a batch of episodes (JSON stdin -> stdout).
     Advantages(advantages::Args),
+    /// Annotate step rewards of converted predictions (rules, LLM judge or hybrid).
+    Annotate(annotate::Args),
+    /// Build the StepTool PPO training TSV from converted predictions and annotations.
+    BuildTsv(build_tsv::Args),
     /// Encode a StepTool training TSV into token-level episodes (one JSON object per row).
     Encode(encode::Args),
 }
@@ -27,6 +33,8 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Advantages(args) => advantages::run(args),
+        Command::Annotate(args) => annotate::run(args),
+        Command::BuildTsv(args) => build_tsv::run(args),
         Command::Encode(args) => encode::run(args),
     }
 }
