@@ -71,6 +71,16 @@ fn bench(c: &mut Criterion) {
             b.iter(|| est.compute(std::hint::black_box(&episodes)))
         });
     }
+    // the cost of whitening and diagnostics: the default estimator without whitening
+    let Ok(est) = AdvantageEstimator::new(AdvantageConfig {
+        whiten: false,
+        ..AdvantageConfig::default()
+    }) else {
+        panic!("the config is valid");
+    };
+    group.bench_function("step-gae-no-whiten", |b| {
+        b.iter(|| est.compute(std::hint::black_box(&episodes)))
+    });
     group.finish();
 }
 

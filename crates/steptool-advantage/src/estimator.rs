@@ -86,8 +86,14 @@ impl AdvantageEstimator {
     /// statistics. Episodes are computed in parallel; the result does not depend on the order
     /// of the episodes.
     pub fn compute(&self, episodes: &[EpisodeInput]) -> Result<BatchAdvantages> {
-        for (i, ep) in episodes.iter().enumerate() {
-            ep.validate(i)?;
+        // in parallel, reporting the first bad episode (deterministically the lowest index)
+        if let Some(Err(e)) = episodes
+            .par_iter()
+            .enumerate()
+            .map(|(i, ep)| ep.validate(i))
+            .find_first(|r| r.is_err())
+        {
+            return Err(e);
         }
         let raws: Vec<RawEpisode> = episodes.par_iter().map(|ep| self.raw(ep)).collect();
         let whitening = if self.config.whiten {

@@ -264,6 +264,17 @@ fn malformed_episodes_name_the_episode_and_field() -> Result<()> {
         &[e, "bootstrap_value"],
     )?;
     expect_input_error(|ep| ep.num_tokens = 1, &[e, "num_tokens"])?;
+    // with several bad episodes, the first one is reported
+    let mut episodes = batch();
+    episodes[2].values.clear();
+    episodes[1].logprobs.clear();
+    let est = AdvantageEstimator::new(AdvantageConfig::default())?;
+    let err = est
+        .compute(&episodes)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.starts_with("episode 1, field `logprobs`"), "{err}");
     // the mask of an invalid episode is still computed, without a panic
     let mut bad = batch().remove(0);
     bad.action_spans.push(ActionSpan::new(8, 20));
