@@ -477,48 +477,85 @@ pub fn parse(text: &str) -> Result<PyValue> {
     Ok(value)
 }
 
-/// Parse a `str(list_of_str)` cell into its strings.
-pub fn parse_str_list(text: &str) -> Result<Vec<String>> {
-    match parse(text)? {
-        PyValue::List(items) => items
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| match item {
-                PyValue::Str(s) => Ok(s),
-                other => Err(Error::PyLiteral {
-                    offset: 0,
-                    message: format!("list item {i} is a {}, expected a str", other.type_name()),
-                }),
-            })
-            .collect(),
-        other => Err(Error::PyLiteral {
-            offset: 0,
-            message: format!("expected a list of str, found a {}", other.type_name()),
-        }),
+/// Parse a list literal (only whitespace around it) into its items, each with the byte offset
+/// where it starts, so that callers can point at a bad item.
+///
+/// ```
+/// use steptool_mdp::pylit::{parse_list_items, PyValue};
+/// # fn main() -> steptool_mdp::Result<()> {
+/// assert_eq!(parse_list_items("[1, 'a']")?, vec![(1, PyValue::Int(1)), (4, PyValue::Str("a".into()))]);
+/// # Ok(()) }
+/// ```
+pub fn parse_list_items(text: &str) -> Result<Vec<(usize, PyValue)>> {
+    let mut p = Parser { s: text, pos: 0 };
+    p.skip_ws();
+    let start = p.pos;
+    if p.peek() != Some('[') {
+        let found = parse(text)?;
+        return Err(p.err_at(
+            start,
+            format!("expected a list, found a {}", found.type_name()),
+        ));
     }
+    p.pos += 1;
+    let mut items = Vec::new();
+    loop {
+        p.skip_ws();
+        match p.peek() {
+            None => return Err(p.err_at(start, "`[` is never closed")),
+            Some(']') => {
+                p.pos += 1;
+                break;
+            }
+            Some(_) => {}
+        }
+        let at = p.pos;
+        items.push((at, p.value(1)?));
+        p.skip_ws();
+        match p.peek() {
+            Some(',') => p.pos += 1,
+            Some(']') => {}
+            Some(c) => return Err(p.err(format!("expected `,` or `]`, found {c:?}"))),
+            None => return Err(p.err_at(start, "`[` is never closed")),
+        }
+    }
+    p.skip_ws();
+    if p.pos != text.len() {
+        return Err(p.err("unexpected text after the literal"));
+    }
+    Ok(items)
+}
+
+/// Parse a `str(list_of_str)` cell into its strings; a non-str item is an error at its offset.
+pub fn parse_str_list(text: &str) -> Result<Vec<String>> {
+    parse_list_items(text)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, (offset, item))| match item {
+            PyValue::Str(s) => Ok(s),
+            other => Err(Error::PyLiteral {
+                offset,
+                message: format!("list item {i} is a {}, expected a str", other.type_name()),
+            }),
+        })
+        .collect()
 }
 
 /// Parse a `str(list_of_float)` cell into its numbers (ints are accepted, as Python's `float()`
-/// of them).
+/// of them); a non-number item is an error at its offset.
 pub fn parse_float_list(text: &str) -> Result<Vec<f64>> {
-    match parse(text)? {
-        PyValue::List(items) => items
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| match item {
-                PyValue::Float(f) => Ok(f),
-                PyValue::Int(v) => Ok(v as f64),
-                other => Err(Error::PyLiteral {
-                    offset: 0,
-                    message: format!("list item {i} is a {}, expected a float", other.type_name()),
-                }),
-            })
-            .collect(),
-        other => Err(Error::PyLiteral {
-            offset: 0,
-            message: format!("expected a list of float, found a {}", other.type_name()),
-        }),
-    }
+    parse_list_items(text)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, (offset, item))| match item {
+            PyValue::Float(f) => Ok(f),
+            PyValue::Int(v) => Ok(v as f64),
+            other => Err(Error::PyLiteral {
+                offset,
+                message: format!("list item {i} is a {}, expected a float", other.type_name()),
+            }),
+        })
+        .collect()
 }
 
 struct Parser<'a> {

@@ -134,7 +134,7 @@ fn a_corrupted_fixture_reports_each_bad_row() -> Result<()> {
     );
     assert!(
         errors[1].contains("line 5, row 3, field `reward`")
-            && errors[1].contains("expected a list of float, found a str"),
+            && errors[1].contains("expected a list, found a str"),
         "{}",
         errors[1]
     );

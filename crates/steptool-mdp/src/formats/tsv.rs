@@ -307,12 +307,12 @@ mod tests {
             "{}",
             messages[0].1
         );
-        assert!(messages[1].1.contains("line 4, row 2, field `prompt`: Python literal, byte 0: expected a list of str, found a str"), "{}", messages[1].1);
+        assert!(messages[1].1.contains("line 4, row 2, field `prompt`: Python literal, byte 0: expected a list, found a str"), "{}", messages[1].1);
         assert!(
             messages[2].1.contains("row 3, field `reward`")
                 && messages[2]
                     .1
-                    .contains("list item 0 is a str, expected a float"),
+                    .contains("byte 1: list item 0 is a str, expected a float"),
             "{}",
             messages[2].1
         );
