@@ -1,6 +1,9 @@
 //! Throughput of the environment side: synthetic rollouts (CoT and DFSDT with the noisy expert)
 //! and StableToolBench cache keys.
 
+// `criterion_group!` generates an undocumented public function.
+#![allow(missing_docs)]
+
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
