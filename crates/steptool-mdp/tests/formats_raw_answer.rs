@@ -228,3 +228,30 @@ fn dfs_tree_paths_convert() -> Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn answer_dirs_are_read_file_by_file() -> Result<()> {
+    let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+    let src = repo_file("fixtures/reference/raw_answer_stb_chatgpt_608_CoT@1.json");
+    let copy = |name: &str| -> Result<()> {
+        let to = dir.path().join(name);
+        std::fs::copy(&src, &to)
+            .map(|_| ())
+            .map_err(|e| Error::io(&to, e))
+    };
+    copy("608_CoT@1.json")?;
+    copy("1073_CoT@1.json")?;
+    copy("608_DFS_woFilter_w2.json")?; // other method: not selected
+    let broken = dir.path().join("99_CoT@1.json");
+    std::fs::write(&broken, "{\"win\": tru").map_err(|e| Error::io(&broken, e))?;
+    let read = raw_answer::read_answer_dir(dir.path(), "CoT@1")?;
+    let qids: Vec<&str> = read.answers.iter().map(|(q, _, _)| q.as_str()).collect();
+    assert_eq!(qids, vec!["1073", "608"]);
+    assert_eq!(read.errors.len(), 1);
+    assert!(
+        read.errors[0].1.to_string().contains("99_CoT@1.json"),
+        "{}",
+        read.errors[0].1
+    );
+    Ok(())
+}

@@ -6,7 +6,7 @@
 //! | [`tsv`] | StepTool PPO training TSV (§1.1-1.3) | [`tsv::read_tsv`] (per-row errors), [`tsv::read_tsv_strict`] | [`tsv::write_tsv`] (byte-identical to pandas) |
 //! | [`converted`] | ToolEval converted answers (§2.1, §6.1) | [`converted::read_converted`] | [`converted::write_converted`] |
 //! | [`annotation`] | GPT step-reward annotations (§2.4) | [`annotation::read_annotations`] | [`annotation::write_annotations`] |
-//! | [`raw_answer`] | raw CoT / DFS answer files (§5.4) | [`raw_answer::read_raw_answer`] | — |
+//! | [`raw_answer`] | raw CoT / DFS answer files (§5.4) | [`raw_answer::read_raw_answer`], [`raw_answer::read_answer_dir`] | — |
 //! | [`sft`] | SFT conversation files (§3.5) | [`sft::read_sft`] | [`sft::write_sft`] |
 //! | [`queries`] | StableToolBench test queries and id files (§4.4) | [`queries::read_test_queries`], [`queries::read_query_ids`] | — |
 //! | [`jsonl`] | our JSONL of trajectories | [`jsonl::read_trajectories`] | [`jsonl::write_trajectories`] |

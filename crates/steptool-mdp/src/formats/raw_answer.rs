@@ -223,6 +223,46 @@ pub fn read_raw_answer(path: impl AsRef<Path>) -> Result<RawAnswer> {
     super::read_json(path.as_ref())
 }
 
+/// What [`read_answer_dir`] read: good files and one error per bad file.
+#[derive(Debug)]
+pub struct AnswerDirRead {
+    /// `(query_id, path, answer)` for every file that parsed, in file-name order.
+    pub answers: Vec<(String, std::path::PathBuf, RawAnswer)>,
+    /// `(path, error)` for every file that did not.
+    pub errors: Vec<(std::path::PathBuf, Error)>,
+}
+
+/// Read every answer file of `dir` whose name contains `method` (as
+/// `convert_to_answer_format.py` selects them, §6.1), with `query_id = name.split('_')[0]`.
+/// Files are taken in name order (the reference uses `os.listdir` order). A file that does not
+/// parse is reported in `errors`, the others are still read; only an unreadable directory fails
+/// the whole call.
+pub fn read_answer_dir(dir: impl AsRef<Path>, method: &str) -> Result<AnswerDirRead> {
+    let dir = dir.as_ref();
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|source| Error::io(dir, source))? {
+        let entry = entry.map_err(|source| Error::io(dir, source))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.contains(method) {
+            names.push(name);
+        }
+    }
+    names.sort();
+    let mut read = AnswerDirRead {
+        answers: Vec::new(),
+        errors: Vec::new(),
+    };
+    for name in names {
+        let path = dir.join(&name);
+        let qid = name.split('_').next().unwrap_or_default().to_owned();
+        match read_raw_answer(&path) {
+            Ok(answer) => read.answers.push((qid, path, answer)),
+            Err(error) => read.errors.push((path, error)),
+        }
+    }
+    Ok(read)
+}
+
 impl RawAnswer {
     /// `answer_generation.train_messages.last()` as a [`Trajectory`] (see
     /// [`messages_to_trajectory`]); `query_id` is typically the file name's prefix.
