@@ -506,7 +506,9 @@ impl Model {
         ))
     }
 
-    /// A model with random weights (transformers-like init), for tests and benches.
+    /// A model with random weights (normal, std 0.02, norms 1, biases 0, as transformers
+    /// initialises), drawn from libtorch's global generator (`tch::manual_seed`), for tests and
+    /// benches.
     pub fn random(config: ModelConfig, opts: LoadOptions) -> Result<Self> {
         Ok(Self::build(config, &mut RandomSource, opts)?.0)
     }
@@ -652,23 +654,27 @@ impl Model {
         Ok(())
     }
 
-    /// Loads `v_head.summary.weight/bias` from a safetensors file (TRL names).
+    /// Loads the value head from a safetensors file: TRL's full names
+    /// (`v_head.summary.weight/bias`) or the names of `v_head.state_dict()`
+    /// (`summary.weight/bias`).
     pub fn load_value_head(&mut self, path: &Path) -> Result<()> {
         let ckpt = Checkpoint::open_files(&[path.to_path_buf()])?;
         let h = self.config.hidden_size;
         let _g = tch::no_grad_guard();
-        let w = ckpt.tensor(
-            V_HEAD_WEIGHT,
-            &[1, h],
-            self.opts.trainable_dtype,
-            self.opts.device,
-        )?;
-        let b = ckpt.tensor(
-            V_HEAD_BIAS,
-            &[1],
-            self.opts.trainable_dtype,
-            self.opts.device,
-        )?;
+        let (wn, bn) = if !ckpt.contains(V_HEAD_WEIGHT) && ckpt.contains("summary.weight") {
+            ("summary.weight", "summary.bias")
+        } else {
+            (V_HEAD_WEIGHT, V_HEAD_BIAS)
+        };
+        let (kind, dev) = (self.opts.trainable_dtype, self.opts.device);
+        let w = ckpt.tensor(wn, &[1, h], kind, dev)?;
+        let b = ckpt.tensor(bn, &[1], kind, dev)?;
+        if let Some(extra) = ckpt.names().find(|n| *n != wn && *n != bn) {
+            return Err(Error::Input(format!(
+                "{}: unexpected tensor `{extra}` in a value-head file",
+                path.display()
+            )));
+        }
         match &self.value_head {
             Some((cw, cb)) => {
                 let (mut cw, mut cb) = (cw.shallow_clone(), cb.shallow_clone());
@@ -798,8 +804,7 @@ impl Model {
         let _g = tch::no_grad_guard();
         let mut report = LoadReport::default();
         for (name, t) in self.lora_tensors() {
-            // peft < 0.6 saved keys with the adapter name (`lora_A.default.weight`)? No: it strips
-            // it; both 0.5 and current peft write `lora_A.weight`.
+            // peft 0.5 and later write `lora_A.weight` (no adapter name) under `base_model.model.`.
             let src = ckpt.tensor(&name, &t.size(), t.kind(), t.device())?;
             let mut dst = t;
             dst.f_copy_(&src)?;

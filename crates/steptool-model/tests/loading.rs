@@ -200,3 +200,77 @@ fn bad_config_is_an_error_naming_file_and_field() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn value_head_loads_from_trl_names_and_state_dict_names() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let w =
+        Tensor::from_slice(&(0..32).map(|i| i as f32 / 100.0).collect::<Vec<_>>()).view([1, 32]);
+    let b = Tensor::from_slice(&[0.5f32]);
+    let short = dir.path().join("short.safetensors");
+    steptool_model::weights::write_safetensors(
+        &[
+            ("summary.weight".into(), w.copy()),
+            ("summary.bias".into(), b.copy()),
+        ],
+        &short,
+    )?;
+    let mut m = load("llama_linear")?; // loads the fixture's TRL-named head first
+    m.load_value_head(&short)?;
+    let batch = batch(&[vec![1, 2, 3]], 0, PaddingSide::Right)?;
+    let out = m.forward_batch(&batch, &steptool_model::ForwardOptions::default())?;
+    let with_w = out.values.ok_or("values")?;
+    // With w = 0 the value is exactly the bias, 0.5, at every position.
+    let zero = dir.path().join("zero.safetensors");
+    steptool_model::weights::write_safetensors(
+        &[
+            (
+                "summary.weight".into(),
+                Tensor::zeros([1, 32], tch::kind::FLOAT_CPU),
+            ),
+            ("summary.bias".into(), b.copy()),
+        ],
+        &zero,
+    )?;
+    m.load_value_head(&zero)?;
+    let out = m.forward_batch(&batch, &steptool_model::ForwardOptions::default())?;
+    let only_bias = rows(&out.values.ok_or("values")?)?;
+    assert_eq!(only_bias, vec![vec![0.5, 0.5, 0.5]]);
+    // ... and with w loaded from the short names the values differ from the bias.
+    assert!(
+        max_diff(
+            &with_w,
+            &Tensor::from_slice(&[0.5f32, 0.5, 0.5]).view([1, 3])
+        )? > 1e-3
+    );
+    let reloaded = dir.path().join("full.safetensors");
+    m.save_value_head(&reloaded)?;
+    let names: Vec<String> = steptool_model::Checkpoint::open_files(&[reloaded])?
+        .names()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            "v_head.summary.bias".to_string(),
+            "v_head.summary.weight".to_string()
+        ]
+    );
+    // A head of the wrong width names the tensor.
+    let bad = dir.path().join("bad.safetensors");
+    steptool_model::weights::write_safetensors(
+        &[
+            (
+                "summary.weight".into(),
+                Tensor::zeros([1, 8], tch::kind::FLOAT_CPU),
+            ),
+            ("summary.bias".into(), b),
+        ],
+        &bad,
+    )?;
+    match m.load_value_head(&bad) {
+        Err(Error::ShapeMismatch { name, .. }) => assert_eq!(name, "summary.weight"),
+        other => return Err(format!("expected ShapeMismatch, got {other:?}").into()),
+    }
+    Ok(())
+}
