@@ -99,6 +99,7 @@ fn judge_round_short_circuits_like_tooleval() -> Result<()> {
         query: "Q",
         finish_arguments: finish,
         reference_answer: Some("42"),
+        converted_answer: None,
     };
     // no Finish, empty, give up: Unsolved without asking the judge
     assert_eq!(judge_round(&input(None), &Refuses, 0)?, Unsolved);

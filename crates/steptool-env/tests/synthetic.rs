@@ -31,6 +31,7 @@ fn pass(records: &[RolloutRecord]) -> Result<f64> {
                     None
                 },
                 reference_answer: r.context.reference_answer.as_deref(),
+                converted_answer: None,
             };
             Ok(QueryRuns {
                 query_id: r.query_id.clone(),

@@ -5,6 +5,7 @@ mod pass_at_k;
 mod pass_rate;
 mod recall;
 mod report;
+mod tooleval;
 mod win_rate;
 
 pub use pass_at_k::{pass_at_k, pass_at_k_mean};
@@ -14,6 +15,7 @@ pub use pass_rate::{
 };
 pub use recall::{recall, RecallConfig, RecallInput, RecallReport, UnfinishedPolicy};
 pub use report::{evaluate, EvalOptions, EvalReport};
+pub use tooleval::{LlmJudgeConfig, ToolEvalJudge, ToolEvalTemplates};
 pub use win_rate::{
     win_rate, Preference, PreferenceJudge, QueryComparison, RulesOnly, WinRate, WinRateOutcome,
 };

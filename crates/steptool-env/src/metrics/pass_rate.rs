@@ -35,6 +35,9 @@ pub struct JudgeInput<'a> {
     pub finish_arguments: Option<&'a str>,
     /// The ground-truth answer, for tasks that have one.
     pub reference_answer: Option<&'a str>,
+    /// The converted answer's `answer` object (method, total_steps, final_answer,
+    /// answer_details), which ToolEval's `parse_answer_status` reads; `None` when unavailable.
+    pub converted_answer: Option<&'a serde_json::Value>,
 }
 
 /// Decides the status of a finished answer (step 3 of the protocol).

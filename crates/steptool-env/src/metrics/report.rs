@@ -102,7 +102,9 @@ pub fn evaluate(
         recs.sort_by_key(|r| r.sample);
         let mut correct = 0;
         for (k, r) in recs.iter().enumerate() {
+            let converted = crate::rollout::converted_entry(r);
             let input = JudgeInput {
+                converted_answer: converted.get("answer"),
                 query_id: q,
                 query: &r.context.query,
                 finish_arguments: r.answered().then_some(r.final_answer.as_str()),

@@ -16,7 +16,9 @@ mod runner;
 
 pub use cot::run_cot;
 pub use dfsdt::{run_dfsdt, DIVERSITY_PROMPT};
-pub use output::{read_records, to_converted_answers, write_converted_answers, write_records};
+pub use output::{
+    converted_entry, read_records, to_converted_answers, write_converted_answers, write_records,
+};
 pub use runner::{run_many, RolloutFailure, RolloutSummary};
 
 use serde::{Deserialize, Serialize};

@@ -36,7 +36,8 @@ pub fn read_records(path: &Path) -> Result<Vec<RolloutRecord>> {
     Ok(out)
 }
 
-fn converted_entry(r: &RolloutRecord) -> Value {
+/// One record as a ToolEval converted-answer entry `{query, available_tools, answer}`.
+pub fn converted_entry(r: &RolloutRecord) -> Value {
     // The chain as ToolEval's converter linearises it: system -> user -> one tool node per
     // call (thoughts attached to calls are dropped), stopping after Finish.
     let mut tools: Vec<Value> = Vec::new();

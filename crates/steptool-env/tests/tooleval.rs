@@ -1,0 +1,148 @@
+//! ToolEval's LLM pass-rate judge against a loopback chat-completions server, with the
+//! reference templates.
+
+mod common;
+
+use std::path::Path;
+
+use common::{io, serve};
+use serde_json::{json, Value};
+use steptool_env::metrics::{
+    judge_round, AnswerJudge, AnswerStatus, JudgeInput, LlmJudgeConfig, ToolEvalJudge,
+    ToolEvalTemplates,
+};
+use steptool_env::{Error, Result};
+
+fn templates() -> Result<ToolEvalTemplates> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/reference");
+    let t = io(
+        std::fs::read_to_string(dir.join("tooleval_default_template.txt")),
+        "template",
+    )?;
+    let c = io(
+        std::fs::read_to_string(dir.join("tooleval_default_config.yaml")),
+        "config",
+    )?;
+    ToolEvalTemplates::parse(&t, &c)
+}
+
+fn reply(status: &str) -> String {
+    let args = json!({"answer_status": status}).to_string();
+    json!({"choices": [{"message": {"role": "assistant", "content": "reason",
+        "tool_calls": [{"id": "1", "type": "function", "function": {"name": "f", "arguments": args}}]}}]})
+    .to_string()
+}
+
+#[test]
+fn check_then_parse_answer_status() -> Result<()> {
+    let t = templates()?;
+    let prompt = t.prompt(
+        "check_answer_status",
+        &[("query", "Q?"), ("answer", "A {x}")],
+    )?;
+    assert!(
+        prompt.starts_with("\nGiving the query and answer, you need give `answer_status`"),
+        "{prompt}"
+    );
+    assert!(prompt.contains("Query:\nQ?\nAnswer:\nA {x}\n\nNow give your reason"));
+
+    let (url, server) = serve(vec![
+        (200, reply("Unsure"), 0),
+        (200, reply("Solved"), 0),
+        (200, reply("Unsolved"), 0),
+    ])?;
+    let base = url.trim_end_matches("/virtual").to_owned() + "/v1";
+    let judge = ToolEvalJudge::new(
+        t,
+        LlmJudgeConfig {
+            retry_wait_secs: 0.0,
+            attempts: 1,
+            ..LlmJudgeConfig::new(base, "judge")
+        },
+    )?;
+    let converted =
+        json!({"method": "CoT@1", "total_steps": 3, "final_answer": "x", "answer_details": []});
+    let input = JudgeInput {
+        query_id: "7",
+        query: "Q?",
+        finish_arguments: Some(r#"{"return_type": "give_answer", "final_answer": "é"}"#),
+        reference_answer: None,
+        converted_answer: Some(&converted),
+    };
+    assert_eq!(judge_round(&input, &judge, 0)?, AnswerStatus::Solved); // Unsure -> parse -> Solved
+    assert_eq!(judge.judge(&input, 1)?, AnswerStatus::Unsolved); // decided by the first call
+    let bodies = server
+        .join()
+        .map_err(|_| Error::data("server", "panicked"))?;
+    let first: Value = serde_json::from_str(&bodies[0]).map_err(|e| Error::json("body", e))?;
+    assert_eq!(
+        first["tool_choice"],
+        json!({"type": "function", "function": {"name": "check_answer_status"}})
+    );
+    assert_eq!(first["tools"][0]["function"]["name"], "check_answer_status");
+    assert_eq!(
+        (
+            first["model"].as_str(),
+            first["max_tokens"].as_u64(),
+            first["temperature"].as_u64()
+        ),
+        (Some("judge"), Some(1000), Some(0))
+    );
+    let content = first["messages"][0]["content"].as_str().unwrap_or("");
+    assert!(
+        content.contains("Answer:\n{\"return_type\": \"give_answer\", \"final_answer\": \"é\"}\n"),
+        "{content}"
+    );
+    let second: Value = serde_json::from_str(&bodies[1]).map_err(|e| Error::json("body", e))?;
+    let content = second["messages"][0]["content"].as_str().unwrap_or("");
+    // json.dumps of the converted answer (Python separators)
+    assert!(
+        content.contains(
+            r#"Answer:
+{"method": "CoT@1", "total_steps": 3, "final_answer": "x", "answer_details": []}"#
+        ),
+        "{content}"
+    );
+    Ok(())
+}
+
+#[test]
+fn bad_judge_output_is_an_error_naming_the_query() -> Result<()> {
+    let (url, server) = serve(vec![(200, reply("Maybe"), 0), (200, "{}".into(), 0)])?;
+    let base = url.trim_end_matches("/virtual").to_owned() + "/v1";
+    let judge = ToolEvalJudge::new(
+        templates()?,
+        LlmJudgeConfig {
+            retry_wait_secs: 0.0,
+            attempts: 2,
+            ..LlmJudgeConfig::new(base, "j")
+        },
+    )?;
+    let input = JudgeInput {
+        query_id: "9",
+        query: "Q",
+        finish_arguments: Some("{}"),
+        reference_answer: None,
+        converted_answer: None,
+    };
+    let err = judge
+        .judge(&input, 0)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("query 9")
+            && err.contains("2 attempts failed")
+            && err.contains("no tool call"),
+        "{err}"
+    );
+    server
+        .join()
+        .map_err(|_| Error::data("server", "panicked"))?;
+    assert!(ToolEvalTemplates::parse(
+        "<function><name>x</name>",
+        "completions_kwargs: {functions: []}"
+    )
+    .is_err());
+    Ok(())
+}
