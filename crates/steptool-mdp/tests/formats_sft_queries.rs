@@ -121,3 +121,70 @@ fn a_bad_query_names_its_index() -> Result<()> {
     );
     Ok(())
 }
+
+/// §3.3, StableToolBench style: the function list built from query 608's `api_list` is exactly
+/// (key order included) the `function` list of the raw answer file that run wrote.
+#[test]
+fn functions_of_query_608_match_the_raw_answer_file() -> Result<()> {
+    use steptool_mdp::formats::{python_json_dumps, queries::FunctionStyle, raw_answer};
+    let qs = queries::read_test_queries(repo_file(
+        "fixtures/reference/test_queries_G1_instruction_first10.json",
+    ))?;
+    let q = qs
+        .iter()
+        .find(|q| q.query_id == 608)
+        .ok_or_else(|| Error::InvalidTrajectory("608".into()))?;
+    let ours = Value::Array(q.functions(FunctionStyle::StableToolBench));
+    let raw = raw_answer::read_raw_answer(repo_file(
+        "fixtures/reference/raw_answer_stb_chatgpt_608_CoT@1.json",
+    ))?;
+    let theirs = Value::Array(raw.answer_generation.function.clone());
+    assert_eq!(
+        python_json_dumps(&ours, Some(2), true),
+        python_json_dumps(&theirs, Some(2), true)
+    );
+    Ok(())
+}
+
+/// §3.3, StepTool style: the `""` first entry of `required`/`optional`, the wrapper, and the
+/// Finish dict, checked against the converted prediction's `available_tools`.
+#[test]
+fn steptool_style_functions_match_the_converted_entry() -> Result<()> {
+    use steptool_mdp::formats::{
+        converted,
+        queries::{ApiEntry, FunctionStyle},
+    };
+    let conv = converted::read_converted(repo_file(
+        "fixtures/reference/converted_prediction_qwen2_entry_56543.json",
+    ))?;
+    let tools = &conv[0].1.available_tools;
+    // The API behind tools[1], as its function dict describes it (api name not in the
+    // description, so the description is kept verbatim; one required STRING parameter).
+    let api: ApiEntry = serde_json::from_value(serde_json::json!({
+        "category_name": "Music", "tool_name": "Bandamp Downloader API", "api_name": "Get Album Details",
+        "api_description": tools[1]["function"]["description"].as_str().and_then(|d| d.split("The description of this function is: \"").nth(1)).map(|d| d.trim_end_matches('"')).unwrap_or_default(),
+        "required_parameters": [{"name": "url", "type": "STRING", "description": "", "default": "https://hammeredhulls.bandcamp.com/album/s-t"}],
+        "optional_parameters": [], "method": "GET"
+    })).map_err(|source| Error::Json { location: Default::default(), source })?;
+    assert_eq!(
+        api.to_function(&api.standard_tool_name(), FunctionStyle::StepTool),
+        tools[1]
+    );
+    let finish = serde_json::json!({"type": "function", "function": queries::finish_function()});
+    assert_eq!(tools.last(), Some(&finish));
+    // Only optional parameters: no properties at all (the quirk), in both styles.
+    let only_optional: ApiEntry = serde_json::from_value(serde_json::json!({
+        "category_name": "c", "tool_name": "T", "api_name": "A", "api_description": "  ",
+        "required_parameters": [], "optional_parameters": [{"name": "id", "type": "NUMBER", "description": "", "default": 0}]
+    })).map_err(|source| Error::Json { location: Default::default(), source })?;
+    let f = only_optional.to_function("t", FunctionStyle::StepTool);
+    assert_eq!(
+        f["function"]["parameters"],
+        serde_json::json!({"type": "object", "properties": {}, "required": [""], "optional": [""]})
+    );
+    assert_eq!(
+        f["function"]["description"],
+        "This is the subfunction for tool \"t\", you can use this tool."
+    );
+    Ok(())
+}
