@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 use steptool_env::rollout::{rollout, to_converted_answers, FinishType, RolloutConfig};
-use steptool_env::stb::{read_test_queries, StbConfig, StbEnv, StbTask};
+use steptool_env::stb::{read_test_queries, StbConfig, StbEnv, TestQuery};
 use steptool_env::{
     Agent, AgentRequest, AgentTurn, Environment, Error, Result, Role, StatusCode, StepStatus,
 };
@@ -27,7 +27,7 @@ const LONG: usize = 2000;
 
 /// tools/<Category>/<standard tool>.json from the queries' api_lists (one API left out), and a
 /// cache for TheClique's "Transfermarkt search".
-fn fixture(dir: &Path) -> Result<(PathBuf, PathBuf, Vec<StbTask>)> {
+fn fixture(dir: &Path) -> Result<(PathBuf, PathBuf, Vec<TestQuery>)> {
     let text = io(std::fs::read_to_string(queries_path()), "queries")?;
     let raw: Vec<Value> = serde_json::from_str(&text).map_err(|e| Error::json("queries", e))?;
     let mut tools: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
@@ -76,10 +76,10 @@ fn fixture(dir: &Path) -> Result<(PathBuf, PathBuf, Vec<StbTask>)> {
         std::fs::write(api_dir.join("transfermarkt_search.json"), cache.to_string()),
         "cache file",
     )?;
-    Ok((tools_dir, cache_dir, read_test_queries(&queries_path())?))
+    Ok((tools_dir, cache_dir, read_test_queries(queries_path())?))
 }
 
-fn env(dir: &Path, server: Option<String>, timeout: f64) -> Result<(StbEnv, Vec<StbTask>)> {
+fn env(dir: &Path, server: Option<String>, timeout: f64) -> Result<(StbEnv, Vec<TestQuery>)> {
     let (tools, cache, tasks) = fixture(dir)?;
     let config = StbConfig {
         cache_dir: Some(cache),

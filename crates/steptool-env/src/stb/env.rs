@@ -9,7 +9,6 @@ use serde_json::{json, Map, Value};
 use steptool_mdp::ToolCall;
 
 use super::cache::{cache_key, check_result, CachePath, ResponseCache};
-use super::task::StbTask;
 use super::tools::{StbFunction, ToolsFolder};
 use crate::env::{
     is_finish_call, no_such_function, reference_finish, system_prompt, task_description,
@@ -18,6 +17,7 @@ use crate::env::{
 use crate::error::{Error, Result};
 use crate::pyjson::{self, truncate_observation};
 use crate::tool::{finish_function, NameMatch};
+use steptool_mdp::formats::queries::TestQuery;
 
 /// Settings of the StableToolBench environment. Unknown fields are rejected.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -255,9 +255,10 @@ impl StbEnv {
 }
 
 impl Environment for StbEnv {
-    type Task = StbTask;
+    type Task = TestQuery;
 
-    fn reset(&mut self, task: &StbTask) -> Result<Context> {
+    fn reset(&mut self, task: &TestQuery) -> Result<Context> {
+        let query_id = task.query_id.to_string();
         let mut functions = Vec::new();
         let mut skipped = Vec::new();
         for api in &task.api_list {
@@ -267,12 +268,12 @@ impl Environment for StbEnv {
             {
                 Ok(Some(f)) => functions.push(f),
                 Ok(None) => {
-                    tracing::warn!(query = %task.query_id, tool = %api.tool_name, api = %api.api_name, "API missing from the tools folder, dropped");
+                    tracing::warn!(query = %query_id, tool = %api.tool_name, api = %api.api_name, "API missing from the tools folder, dropped");
                     skipped.push(format!("{} / {}", api.tool_name, api.api_name));
                 }
                 Err(e) => {
                     return Err(Error::Task {
-                        task: task.query_id.clone(),
+                        task: query_id.clone(),
                         source: Box::new(e),
                     })
                 }
@@ -290,12 +291,12 @@ impl Environment for StbEnv {
         self.success = false;
         self.ready = true;
         Ok(Context {
-            query_id: task.query_id.clone(),
+            query_id,
             query: task.query.clone(),
             system: system_prompt(&task_description(&descriptions)),
             user: user_prompt(&task.query),
             functions: schemas,
-            relevant_functions: task.relevant_functions(),
+            relevant_functions: task.relevant_function_names(),
             reference_answer: None,
         })
     }

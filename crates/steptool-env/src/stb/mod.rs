@@ -13,14 +13,14 @@
 //!
 //! Point [`StbConfig::tools_dir`] at StableToolBench's `server/tools` folder and
 //! [`StbConfig::cache_dir`] at its `tool_response_cache`; set [`StbConfig::server_url`] to a
-//! running server's `http://host:8081/virtual` to answer cache misses.
+//! running server's `http://host:8081/virtual` to answer cache misses. Tasks are
+//! [`TestQuery`]s read by steptool-mdp's [`read_test_queries`].
 
 mod cache;
 mod env;
-mod task;
 mod tools;
 
 pub use cache::{cache_key, check_result, CachePath, ResponseCache};
 pub use env::{StbConfig, StbEnv};
-pub use task::{read_test_queries, ApiRef, StbTask};
+pub use steptool_mdp::formats::queries::{read_query_ids, read_test_queries, TestQuery};
 pub use tools::{api_function, StbFunction, ToolsFolder};
