@@ -8,7 +8,7 @@
 //! | [`annotation`] | GPT step-reward annotations (§2.4) | [`annotation::read_annotations`] | [`annotation::write_annotations`] |
 //! | [`raw_answer`] | raw CoT / DFS answer files (§5.4) | [`raw_answer::read_raw_answer`], [`raw_answer::read_answer_dir`] | — |
 //! | [`sft`] | SFT conversation files (§3.5) | [`sft::read_sft`] | [`sft::write_sft`] |
-//! | [`queries`] | StableToolBench test queries and id files (§4.4) | [`queries::read_test_queries`], [`queries::read_query_ids`] | — |
+//! | [`queries`] | StableToolBench test queries and id files (§4.4) | [`queries::read_test_queries`], [`queries::read_query_ids`] | function dicts (§3.3): [`queries::ApiEntry::to_function`], [`queries::TestQuery::functions`] |
 //! | [`jsonl`] | our JSONL of trajectories | [`jsonl::read_trajectories`] | [`jsonl::write_trajectories`] |
 //!
 //! Every reader names the file, the line or row (or JSON key path) and the field of a problem.
