@@ -33,14 +33,14 @@ pub struct StepIndexStats {
 pub(crate) fn step_stats(
     inputs: &[EpisodeInput],
     outputs: &[EpisodeAdvantages],
-    kls: &[Vec<f32>],
+    step_kls: &[Vec<f64>],
 ) -> Vec<StepIndexStats> {
     let max_steps = inputs.iter().map(|e| e.num_steps()).max().unwrap_or(0);
     (0..max_steps)
         .map(|k| {
             let (mut episodes, mut tokens) = (0usize, 0usize);
             let mut parts: [Vec<f64>; 5] = Default::default();
-            for ((inp, out), kl) in inputs.iter().zip(outputs).zip(kls) {
+            for ((inp, out), step_kl) in inputs.iter().zip(outputs).zip(step_kls) {
                 let Some(span) = inp.action_spans.get(k) else {
                     continue;
                 };
@@ -52,7 +52,7 @@ pub(crate) fn step_stats(
                 parts[1].push(sum(&out.advantages));
                 parts[2].push(sum(&out.advantages_raw));
                 parts[3].push(sum(&out.returns));
-                parts[4].push(sum(kl));
+                parts[4].push(step_kl[k]);
             }
             let [rew, adv, raw, ret, kl] = parts.map(stable_sum);
             let per_token = tokens.max(1) as f64;

@@ -105,7 +105,7 @@ impl AdvantageEstimator {
             None
         };
         let everywhere = matches!(self.config.estimator, Estimator::ReferenceCompat { .. });
-        let (outputs, kls): (Vec<EpisodeAdvantages>, Vec<Vec<f32>>) = raws
+        let (outputs, step_kls): (Vec<EpisodeAdvantages>, Vec<Vec<f64>>) = raws
             .into_par_iter()
             .map(|raw| {
                 let advantages = match &whitening {
@@ -119,10 +119,10 @@ impl AdvantageEstimator {
                     returns: raw.returns,
                     mask: raw.mask,
                 };
-                (out, raw.kl)
+                (out, raw.step_kl)
             })
             .unzip();
-        let step_stats = step_stats(episodes, &outputs, &kls);
+        let step_stats = step_stats(episodes, &outputs, &step_kls);
         Ok(BatchAdvantages {
             episodes: outputs,
             whitening,
@@ -132,12 +132,14 @@ impl AdvantageEstimator {
 
     fn raw(&self, ep: &EpisodeInput) -> RawEpisode {
         let p = &self.params;
-        match self.config.estimator {
+        let mut raw = match self.config.estimator {
             Estimator::StepGae => step_gae::compute(p, ep),
             Estimator::TokenGae => token_gae::compute(p, ep, 0),
             Estimator::FinalReward => token_gae::compute(p, ep, ep.num_steps() - 1),
             Estimator::ReferenceCompat { weighting } => reference_compat::compute(p, ep, weighting),
-        }
+        };
+        raw.step_kl = p.step_kl(ep);
+        raw
     }
 }
 

@@ -30,12 +30,21 @@ impl Params {
         }
     }
 
-    /// The per-token KL estimates, length `L - 1`.
-    pub(crate) fn kl(&self, ep: &EpisodeInput) -> Vec<f32> {
-        ep.logprobs
+    /// The KL estimate at position `t`.
+    #[inline]
+    pub(crate) fn kl_at(&self, ep: &EpisodeInput, t: usize) -> f32 {
+        self.kl.estimate(ep.logprobs[t], ep.ref_logprobs[t])
+    }
+
+    /// The sum of the KL estimates over each step's positions `P_k` (in `f64`, token order).
+    pub(crate) fn step_kl(&self, ep: &EpisodeInput) -> Vec<f64> {
+        ep.action_spans
             .iter()
-            .zip(&ep.ref_logprobs)
-            .map(|(&lp, &rlp)| self.kl.estimate(lp, rlp))
+            .map(|span| {
+                span.scoring_positions()
+                    .map(|t| f64::from(self.kl_at(ep, t)))
+                    .sum()
+            })
             .collect()
     }
 
@@ -75,19 +84,19 @@ pub(crate) struct RawEpisode {
     pub returns: Vec<f32>,
     /// Where the estimator trains.
     pub mask: Vec<bool>,
-    /// The per-token KL estimates (for the diagnostics).
-    pub kl: Vec<f32>,
+    /// The sum of the KL estimates over each step's positions (for the diagnostics).
+    pub step_kl: Vec<f64>,
 }
 
 impl RawEpisode {
-    /// All-zero arrays of `len` entries, with the given KL estimates.
-    pub(crate) fn zeros(len: usize, kl: Vec<f32>) -> Self {
+    /// All-zero arrays of `len` entries (`step_kl` empty: filled by the caller).
+    pub(crate) fn zeros(len: usize) -> Self {
         Self {
             rewards: vec![0.0; len],
             advantages_raw: vec![0.0; len],
             returns: vec![0.0; len],
             mask: vec![false; len],
-            kl,
+            step_kl: Vec::new(),
         }
     }
 }

@@ -25,10 +25,9 @@ use crate::input::EpisodeInput;
 use crate::params::{Params, RawEpisode};
 
 pub(crate) fn compute(p: &Params, ep: &EpisodeInput, weighting: RewardWeighting) -> RawEpisode {
-    let kl = p.kl(ep);
-    let len = kl.len();
+    let len = ep.num_tokens - 1;
     let mask = ep.action_mask();
-    let mut rewards: Vec<f32> = kl.iter().map(|&k| p.penalty(k)).collect();
+    let mut rewards: Vec<f32> = (0..len).map(|t| p.penalty(p.kl_at(ep, t))).collect();
     let scores = p.step_rewards(ep);
     let ends = segment_ends(&mask);
     for (j, (&end, &score)) in ends.iter().rev().zip(scores.iter().rev()).enumerate() {
@@ -58,7 +57,7 @@ pub(crate) fn compute(p: &Params, ep: &EpisodeInput, weighting: RewardWeighting)
         advantages_raw,
         returns,
         mask,
-        kl,
+        step_kl: Vec::new(),
     }
 }
 

@@ -16,8 +16,7 @@ use crate::input::EpisodeInput;
 use crate::params::{Params, RawEpisode};
 
 pub(crate) fn compute(p: &Params, ep: &EpisodeInput) -> RawEpisode {
-    let kl = p.kl(ep);
-    let mut out = RawEpisode::zeros(kl.len(), Vec::new());
+    let mut out = RawEpisode::zeros(ep.num_tokens - 1);
     let r = p.step_rewards(ep);
     let mut next_value = ep.bootstrap_value.unwrap_or(0.0);
     let mut next_adv = 0.0f32;
@@ -26,7 +25,7 @@ pub(crate) fn compute(p: &Params, ep: &EpisodeInput) -> RawEpisode {
         let value = ep.values[pos.start];
         let mut penalty_sum = 0.0f64;
         for t in pos.clone() {
-            let pen = p.penalty(kl[t]);
+            let pen = p.penalty(p.kl_at(ep, t));
             out.rewards[t] = pen;
             penalty_sum += f64::from(pen);
         }
@@ -43,6 +42,5 @@ pub(crate) fn compute(p: &Params, ep: &EpisodeInput) -> RawEpisode {
         next_value = value;
         next_adv = adv;
     }
-    out.kl = kl;
     out
 }

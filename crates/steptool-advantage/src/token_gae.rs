@@ -19,8 +19,7 @@ use crate::params::{Params, RawEpisode};
 
 /// Token GAE over the actions `first_step..n`, each with its step reward at its last position.
 pub(crate) fn compute(p: &Params, ep: &EpisodeInput, first_step: usize) -> RawEpisode {
-    let kl = p.kl(ep);
-    let mut out = RawEpisode::zeros(kl.len(), Vec::new());
+    let mut out = RawEpisode::zeros(ep.num_tokens - 1);
     let r = p.step_rewards(ep);
     let mut next_value = ep.bootstrap_value.unwrap_or(0.0);
     let mut next_adv = 0.0f32;
@@ -28,7 +27,7 @@ pub(crate) fn compute(p: &Params, ep: &EpisodeInput, first_step: usize) -> RawEp
         let pos = span.scoring_positions();
         let last = pos.end - 1;
         for t in pos.rev() {
-            let mut reward = p.penalty(kl[t]);
+            let mut reward = p.penalty(p.kl_at(ep, t));
             if t == last {
                 reward += r[k];
             }
@@ -43,6 +42,5 @@ pub(crate) fn compute(p: &Params, ep: &EpisodeInput, first_step: usize) -> RawEp
             next_adv = adv;
         }
     }
-    out.kl = kl;
     out
 }

@@ -131,6 +131,9 @@ fn every_estimator_on_the_same_batch() -> Result<()> {
             (out.step_stats[2].mean_return - ret2).abs() < 1e-6,
             "{name}"
         );
+        // ...and of its KL (kl = logp - ref): logp_t = -2 + 0.1t, ref_t = -1.8 + 0.05t, so
+        // kl_t = -0.2 + 0.05t; t = 8..13 gives 0.2, 0.25, 0.3, 0.35, 0.4: mean 0.3
+        assert!((out.step_stats[2].mean_kl - 0.3).abs() < 1e-6, "{name}");
     }
     Ok(())
 }
