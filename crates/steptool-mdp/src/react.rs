@@ -37,8 +37,8 @@ pub struct ParsedTurn {
 /// ```
 /// let turn = steptool_mdp::parse_react("Thought: look it up\nAction: search\nAction Input: {\"q\": 1}");
 /// assert_eq!((turn.thought.as_str(), turn.call.name(), turn.call.arguments()), ("look it up", "search", "{\"q\": 1}"));
-/// // No "Thought: " marker: Python slices from index -1 + 9 = 8.
-/// assert_eq!(steptool_mdp::parse_react("Action: f\nAction Input: {}").thought, "nput: {");
+/// // No "Thought: " marker: Python slices s[-1 + 9 : -1], i.e. from index 8 to len - 1.
+/// assert_eq!(steptool_mdp::parse_react("Action: f\nAction Input: {}").thought, "f\nAction Input: {");
 /// ```
 pub fn parse_react(text: &str) -> ParsedTurn {
     let chars: Vec<char> = text.chars().collect();

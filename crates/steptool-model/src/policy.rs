@@ -301,6 +301,33 @@ impl Model {
             .f_to_kind(Kind::Float)?)
     }
 
+    /// Full-vocabulary logits at the last real (unpadded) position of each sequence, without
+    /// projecting the other positions onto the vocabulary.
+    ///
+    /// # Shapes
+    /// Returns `[batch, vocab]` f32.
+    pub fn final_position_logits(&self, batch: &Batch, use_adapters: bool) -> Result<Tensor> {
+        let mode = Mode {
+            adapters: use_adapters,
+            train: false,
+        };
+        let ids = batch.input_ids().f_to_device(self.opts.device)?;
+        let mask = batch.attention_mask().f_to_device(self.opts.device)?;
+        let pos = batch.position_ids()?.f_to_device(self.opts.device)?;
+        let h = self.hidden_states(&ids, &pos, &mask, mode, None)?;
+        let (b, t) = (ids.size()[0], ids.size()[1]);
+        // The last position whose mask is 1, for left and right padding alike.
+        let arange = Tensor::f_arange(t, (Kind::Int64, self.opts.device))?;
+        let last = (mask.f_to_kind(Kind::Int64)? * arange.f_unsqueeze(0)?).f_argmax(1, false)?;
+        let index = last
+            .f_view([b, 1, 1])?
+            .f_expand([b, 1, h.size()[2]], false)?;
+        let picked = h.f_gather(1, &index, false)?.f_squeeze_dim(1)?;
+        Ok(picked
+            .f_linear::<&Tensor>(&self.lm_head, None)?
+            .f_to_kind(Kind::Float)?)
+    }
+
     /// Back-propagates `loss`; with a checkpointed `out`, recomputes the layers (see
     /// [`ForwardOptions::checkpoint`]).
     pub fn backward(&self, loss: &Tensor, out: &PolicyOutput) -> Result<()> {

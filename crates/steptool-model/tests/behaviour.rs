@@ -444,3 +444,28 @@ fn malformed_batches_are_rejected() -> TestResult {
     assert!(m.forward_batch(&short, &ForwardOptions::default()).is_err());
     Ok(())
 }
+
+#[test]
+fn last_logits_pick_the_last_real_position_for_either_padding_side() -> TestResult {
+    let m = lora_model(&["q_proj", "v_proj"])?;
+    for side in [PaddingSide::Left, PaddingSide::Right] {
+        let batch = Batch::from_sequences(&seqs(), 0, side, tch::Device::Cpu)?;
+        let last = m.final_position_logits(&batch, true)?;
+        let full = m.logits(&batch, true)?;
+        let t = full.size()[1];
+        for (i, s) in SEQS.iter().enumerate() {
+            // Right padding: the last real token is at len-1; left padding: at t-1.
+            let pos = match side {
+                PaddingSide::Right => s.len() as i64 - 1,
+                PaddingSide::Left => t - 1,
+            };
+            let expected = full.get(i as i64).get(pos);
+            let diff = (last.get(i as i64) - expected)
+                .abs()
+                .max()
+                .double_value(&[]);
+            assert!(diff < 1e-5, "{side:?} sequence {i}: max diff {diff}");
+        }
+    }
+    Ok(())
+}

@@ -1,7 +1,7 @@
 //! Chat formats: how a dialogue becomes the text a model reads and writes.
 //!
 //! The same format renders prompts for generation and for training (DESIGN.md), in two shapes:
-//! - [`ChatFormat::training_sample`]: a [`Trajectory`] as the prompt/response segments of the
+//! - [`ChatFormat::training_sample`]: a [`crate::Trajectory`] as the prompt/response segments of the
 //!   StepTool training TSV (formats.md §1.3), byte for byte as the reference data;
 //! - [`ChatFormat::render_prompt`]: a message list as the inference prompt the reference sends
 //!   to vLLM's completions endpoint (formats.md §3.4), ending with the opening of the
