@@ -8,6 +8,8 @@ mod advantages;
 mod annotate;
 mod build_tsv;
 mod encode;
+mod logprobs;
+mod train;
 
 /// StepTool: step-grained reinforcement learning for multi-step tool use.
 #[derive(Debug, Parser)]
@@ -27,6 +29,10 @@ enum Command {
     BuildTsv(build_tsv::Args),
     /// Encode a StepTool training TSV into token-level episodes (one JSON object per row).
     Encode(encode::Args),
+    /// Per-token log-probs, values and last-position logits of a model (JSON stdin -> stdout).
+    Logprobs(logprobs::Args),
+    /// Offline StepTool PPO from a JSON spec (no --config: the embedded CPU demo).
+    Train(train::Args),
 }
 
 /// Run the parsed command line.
@@ -36,5 +42,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Annotate(args) => annotate::run(args),
         Command::BuildTsv(args) => build_tsv::run(args),
         Command::Encode(args) => encode::run(args),
+        Command::Logprobs(args) => logprobs::run(args),
+        Command::Train(args) => train::run(args),
     }
 }

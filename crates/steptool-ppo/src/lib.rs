@@ -46,6 +46,7 @@
 //! See `docs/ppo.md` for the config, estimators, ablations, resuming and the 7B GPU setting.
 
 pub mod adamw;
+pub mod app;
 pub mod config;
 pub mod data;
 mod error;

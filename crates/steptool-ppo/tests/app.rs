@@ -1,0 +1,58 @@
+//! The embedded default run end to end (fewer steps): tokenizer trained in code, tiny model,
+//! shipped rows, metrics JSONL, PNG plot, checkpoints; then a resume that continues it.
+
+use steptool_ppo::app::{run_training, TrainSpec};
+
+type R = Result<(), Box<dyn std::error::Error>>;
+
+#[test]
+fn embedded_default_runs_and_resumes() -> R {
+    let dir = tempfile::tempdir()?;
+    let spec = TrainSpec {
+        steps: Some(2),
+        checkpoint_every: 1,
+        runs_dir: dir.path().to_path_buf(),
+        progress: false,
+        // shorter episodes than the demo's 384 + 128 keep the debug-build test quick
+        encoder: steptool_mdp::EncoderConfig {
+            max_context: 96,
+            max_response: 32,
+            ..TrainSpec::embedded_default().encoder
+        },
+        ..TrainSpec::embedded_default()
+    };
+    let s = run_training(spec.clone())?;
+    assert_eq!((s.episodes, s.steps_run, s.steps_done), (10, 2, 2));
+    let out = dir.path().join("embedded-default");
+    let lines = std::fs::read_to_string(out.join("metrics.jsonl"))?;
+    assert_eq!(lines.lines().count(), 2);
+    let png = std::fs::read(out.join("metrics.png"))?;
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    for f in [
+        "tokenizer.json",
+        "spec.json",
+        "checkpoints/latest",
+        "checkpoints/step-1/trainer_state.json",
+        "checkpoints/step-2/adapter/adapter_model.safetensors",
+    ] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(out.join("checkpoints/latest"))?,
+        "step-2"
+    );
+    // resume to 3 steps: one more step, metrics file has 3 lines
+    let s = run_training(TrainSpec {
+        steps: Some(3),
+        resume: true,
+        ..spec
+    })?;
+    assert_eq!((s.steps_run, s.steps_done), (1, 3));
+    assert_eq!(
+        std::fs::read_to_string(out.join("metrics.jsonl"))?
+            .lines()
+            .count(),
+        3
+    );
+    Ok(())
+}
