@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use approx::assert_abs_diff_eq;
-use steptool_env::metrics::{evaluate, AnswerStatus, EvalOptions, ExactJudge};
+use steptool_env::metrics::{
+    compare, evaluate, AnswerStatus, EvalOptions, ExactJudge, RulesOnly, WinRateOutcome,
+};
 use steptool_env::rollout::{run_many, RolloutConfig, Strategy};
 use steptool_env::synthetic::{
     annotate, expert_demonstrations, ExpertAgent, NoisyExpertAgent, Split, SyntheticBenchmark,
@@ -95,5 +97,50 @@ fn expert_demonstrations_render_through_the_chat_formats() -> Result<()> {
             assert!(sample.dialogue().contains(&t.query));
         }
     }
+    Ok(())
+}
+
+#[test]
+fn win_rate_of_two_record_sets() -> Result<()> {
+    let bench = Arc::new(SyntheticBenchmark::new(SyntheticConfig {
+        max_calls: 3,
+        ..SyntheticConfig::default()
+    })?);
+    let tasks = bench.tasks(Split::Test, 60, 4)?;
+    let env = SyntheticEnv::new(bench.clone(), SyntheticEnvConfig::default());
+    let config = RolloutConfig::default();
+    let expert = run_many(&env, &tasks, &ExpertAgent::new(&tasks), &config, false)?.records;
+    let noisy = run_many(
+        &env,
+        &tasks,
+        &NoisyExpertAgent::new(&tasks, 0.3, 2)?,
+        &config,
+        false,
+    )?
+    .records;
+    let w = compare(&noisy, &expert, &ExactJudge, 3, &RulesOnly)?;
+    // The expert always solves: it wins exactly where the noisy reference failed, ties elsewhere.
+    let failed = noisy
+        .iter()
+        .zip(&tasks)
+        .filter(|(r, t)| {
+            !r.trajectory
+                .as_ref()
+                .and_then(|traj| annotate(&bench, t, traj).ok())
+                .is_some_and(|a| a.is_solved == AnswerStatus::Solved)
+        })
+        .count();
+    assert!(failed > 0 && failed < 60, "{failed}");
+    assert_abs_diff_eq!(w.win_rate, failed as f64 / 60.0, epsilon = 1e-12);
+    assert!(w.per_query.iter().all(|q| q.3 != WinRateOutcome::Lose));
+    // Dropping a query from the reference gives it to the candidate.
+    let w2 = compare(&noisy[1..], &expert, &ExactJudge, 3, &RulesOnly)?;
+    assert_eq!(
+        w2.per_query
+            .iter()
+            .find(|q| q.0 == tasks[0].id)
+            .map(|q| q.3),
+        Some(WinRateOutcome::Win)
+    );
     Ok(())
 }

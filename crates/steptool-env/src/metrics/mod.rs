@@ -14,7 +14,7 @@ pub use pass_rate::{
     ANSWER_STATUS_VALUES,
 };
 pub use recall::{recall, RecallConfig, RecallInput, RecallReport, UnfinishedPolicy};
-pub use report::{evaluate, EvalOptions, EvalReport};
+pub use report::{compare, evaluate, judge_record, EvalOptions, EvalReport};
 pub use tooleval::{LlmJudgeConfig, ToolEvalJudge, ToolEvalTemplates};
 pub use win_rate::{
     win_rate, Preference, PreferenceJudge, QueryComparison, RulesOnly, WinRate, WinRateOutcome,

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    judge_round, pass_at_k_mean, pass_rate, recall, AnswerJudge, AnswerStatus, JudgeInput,
-    PassRate, QueryRuns, RecallConfig, RecallInput,
+    judge_round, pass_at_k_mean, pass_rate, recall, win_rate, AnswerJudge, AnswerStatus,
+    JudgeInput, PassRate, PreferenceJudge, QueryComparison, QueryRuns, RecallConfig, RecallInput,
+    WinRate,
 };
 use crate::error::{Error, Result};
 use crate::rollout::RolloutRecord;
@@ -146,4 +147,52 @@ pub fn evaluate(
         recall_excluded: rec.excluded,
         pass_at_k,
     })
+}
+
+/// The statuses of one record over `rounds` judging rounds (the ToolEval protocol).
+pub fn judge_record(
+    record: &RolloutRecord,
+    judge: &dyn AnswerJudge,
+    rounds: usize,
+) -> Result<Vec<AnswerStatus>> {
+    let converted = crate::rollout::converted_entry(record);
+    let input = JudgeInput {
+        query_id: &record.query_id,
+        query: &record.context.query,
+        finish_arguments: record.answered().then_some(record.final_answer.as_str()),
+        reference_answer: record.context.reference_answer.as_deref(),
+        converted_answer: converted.get("answer"),
+    };
+    (0..rounds).map(|i| judge_round(&input, judge, i)).collect()
+}
+
+/// Win rate of `candidate` records against `reference` records (sample 0 of each query), both
+/// judged by `judge` for `rounds` rounds, over the union of their query ids (a query missing on
+/// one side gives the other side every round, as ToolEval).
+pub fn compare(
+    reference: &[RolloutRecord],
+    candidate: &[RolloutRecord],
+    judge: &dyn AnswerJudge,
+    rounds: usize,
+    tie_breaker: &dyn PreferenceJudge,
+) -> Result<WinRate> {
+    let statuses = |records: &[RolloutRecord]| -> Result<BTreeMap<String, Vec<AnswerStatus>>> {
+        records
+            .iter()
+            .filter(|r| r.sample == 0)
+            .map(|r| Ok((r.query_id.clone(), judge_record(r, judge, rounds)?)))
+            .collect()
+    };
+    let mut r = statuses(reference)?;
+    let mut c = statuses(candidate)?;
+    let ids: std::collections::BTreeSet<String> = r.keys().chain(c.keys()).cloned().collect();
+    let comparisons: Vec<QueryComparison> = ids
+        .into_iter()
+        .map(|id| QueryComparison {
+            reference: r.remove(&id),
+            candidate: c.remove(&id),
+            query_id: id,
+        })
+        .collect();
+    win_rate(&comparisons, rounds, tie_breaker)
 }
