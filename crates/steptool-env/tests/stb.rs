@@ -425,3 +425,75 @@ fn rollouts_run_on_stabletoolbench_data() -> Result<()> {
     assert!(err.contains("tools_dir"), "{err}");
     Ok(())
 }
+
+fn chat(content: &str) -> String {
+    json!({"choices": [{"message": {"role": "assistant", "content": content}}]}).to_string()
+}
+
+#[test]
+fn misses_are_simulated_with_the_server_prompt() -> Result<()> {
+    let (url, server) = serve(vec![
+        (
+            200,
+            chat("```json\n{\"error\": \"\", \"response\": \"simulated club\"}\n```"),
+            0,
+        ),
+        (200, chat("not json"), 0),
+        (200, chat("still not"), 0),
+        (200, chat("no"), 0),
+    ])?;
+    let dir = tmp()?;
+    let (tools, cache, tasks) = fixture(dir.path())?;
+    let base = url.trim_end_matches("/virtual").to_owned() + "/v1";
+    let config = StbConfig {
+        cache_dir: Some(cache),
+        simulator: Some(steptool_env::stb::SimulatorConfig::new(base, "sim")),
+        ..StbConfig::new(tools)
+    };
+    let mut env = StbEnv::new(config)?;
+    env.reset(&tasks[0])?;
+    let search = "transfermarkt_search_for_theclique";
+    assert_eq!(
+        call(&mut env, search, r#"{"name": "ronaldo"}"#)?,
+        (
+            r#"{"error": "", "response": "simulated club"}"#.into(),
+            StatusCode::Normal
+        )
+    );
+    // three answers that are not JSON: the server's failure object
+    assert_eq!(
+        call(&mut env, search, r#"{"name": "pele"}"#)?,
+        (
+            r#"{"error": "Failed to generate fake response", "response": ""}"#.into(),
+            StatusCode::Normal
+        )
+    );
+    let bodies = server
+        .join()
+        .map_err(|_| Error::data("server", "panicked"))?;
+    assert_eq!(bodies.len(), 4);
+    let first: Value = serde_json::from_str(&bodies[0]).map_err(|e| Error::json("body", e))?;
+    assert_eq!(
+        first["messages"][0]["content"],
+        steptool_env::stb::SIMULATOR_SYSTEM_PROMPT
+    );
+    assert_eq!(first["response_format"], json!({"type": "json_object"}));
+    assert_eq!(
+        (first["model"].as_str(), first["max_tokens"].as_u64()),
+        (Some("sim"), Some(1024))
+    );
+    let user = first["messages"][1]["content"].as_str().unwrap_or("");
+    assert!(
+        user.starts_with("API Documentation:{'tool_description': 'The TheClique tool.\\nSecond line', 'api_info': [{'name': 'Transfermarkt search', 'description': 'Search by name'}]}\nAPI Examples:[(\"{'name': 'messi'}\", {'error': '', 'response': {'Players': [{'name': 'Lionel Messi', 'bio': 'xxx"),
+        "{user}"
+    );
+    // examples cut to 2048 characters (the first entry alone is longer), then the input
+    let examples = user
+        .split("\nAPI Examples:")
+        .nth(1)
+        .and_then(|r| r.split("\nAPI Input:").next())
+        .unwrap_or("");
+    assert_eq!(examples.chars().count(), 2048);
+    assert!(user.ends_with("\nAPI Input:{'name': 'ronaldo'}\n"));
+    Ok(())
+}

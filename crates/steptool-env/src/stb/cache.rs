@@ -119,9 +119,32 @@ impl ResponseCache {
         }
     }
 
+    /// All entries of the API's cache file in file order (empty when there is no file).
+    pub fn items(&self, path: &CachePath) -> Result<Vec<(String, Value)>> {
+        Ok(self
+            .file(path)?
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default())
+    }
+
     /// The cached entry for `key`, if the API's file exists and has it. A cache file that
     /// exists but does not parse is an error naming the file.
     pub fn get(&self, path: &CachePath, key: &str) -> Result<Option<Map<String, Value>>> {
+        let file = path.file(&self.root);
+        let Some(map) = self.file(path)? else {
+            return Ok(None);
+        };
+        match map.get(key) {
+            None => Ok(None),
+            Some(Value::Object(entry)) => Ok(Some(entry.clone())),
+            Some(other) => Err(Error::data(
+                format!("{}, key {key:?}", file.display()),
+                format!("cache entry is not an object: {other}"),
+            )),
+        }
+    }
+
+    fn file(&self, path: &CachePath) -> Result<Option<Arc<Map<String, Value>>>> {
         let file = path.file(&self.root);
         let cached = self.files.lock().ok().and_then(|f| f.get(&file).cloned());
         let map = match cached {
@@ -140,13 +163,6 @@ impl ResponseCache {
                 m
             }
         };
-        match map.get(key) {
-            None => Ok(None),
-            Some(Value::Object(entry)) => Ok(Some(entry.clone())),
-            Some(other) => Err(Error::data(
-                format!("{}, key {key:?}", file.display()),
-                format!("cache entry is not an object: {other}"),
-            )),
-        }
+        Ok(Some(map))
     }
 }

@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 use steptool_mdp::ToolCall;
 
 use super::cache::{cache_key, check_result, CachePath, ResponseCache};
+use super::simulator::{simulate, simulator_user_prompt, SimulatorConfig};
 use super::tools::{StbFunction, ToolsFolder};
 use crate::env::{
     is_finish_call, no_such_function, reference_finish, system_prompt, task_description,
@@ -54,6 +55,10 @@ pub struct StbConfig {
     /// Steps after which a non-finishing step is `Truncated`. Default none.
     #[serde(default)]
     pub max_steps: Option<usize>,
+    /// Simulate cache misses with an LLM, as the server's fallback (used when no `server_url`
+    /// is set). Default none.
+    #[serde(default)]
+    pub simulator: Option<SimulatorConfig>,
 }
 
 fn default_timeout() -> f64 {
@@ -79,6 +84,7 @@ impl StbConfig {
             name_match: NameMatch::Suffix,
             check_cache_result: true,
             max_steps: None,
+            simulator: None,
         }
     }
 
@@ -195,14 +201,37 @@ impl StbEnv {
                 }
             }
         }
-        let Some(url) = &self.config.server_url else {
-            return Ok(Err((
+        let http_500 = || {
+            Ok(Err((
                 pyjson::dumps(
                     &json!({"error": "request invalid, data error. status_code=500", "response": ""}),
                     None,
                 ),
                 StatusCode::SendError,
-            )));
+            )))
+        };
+        let Some(url) = &self.config.server_url else {
+            let Some(sim) = &self.config.simulator else {
+                return http_500();
+            };
+            let doc = self
+                .tools
+                .api_doc(&f.category, &f.standard_tool_name, &path.api_name)?;
+            let items = match &self.cache {
+                Some(cache) => cache.items(&path)?,
+                None => Vec::new(),
+            };
+            return match simulate(
+                &self.http,
+                sim,
+                &simulator_user_prompt(&doc, &items, &input),
+            ) {
+                Ok(v) => Ok(Ok(v)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "simulator failed");
+                    http_500()
+                }
+            };
         };
         let payload = json!({
             "category": f.category,

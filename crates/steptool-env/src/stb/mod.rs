@@ -7,7 +7,8 @@
 //!                                           key = str(json.loads(arguments))   (Python repr)
 //!                     hit (not fake, check_result ok) ─▶ json.dumps(entry), status from "error"
 //!                     miss ─▶ POST <server>/virtual (StableToolBench server)  ─▶ same
-//!                          └▶ no server: the reference's HTTP-500 observation, status 12
+//!                          └▶ or an LLM simulator (the server's fallback prompt)  ─▶ same
+//!                          └▶ neither: the reference's HTTP-500 observation, status 12
 //!   observation: first 1024 characters + "..." when longer
 //! ```
 //!
@@ -18,9 +19,11 @@
 
 mod cache;
 mod env;
+mod simulator;
 mod tools;
 
 pub use cache::{cache_key, check_result, CachePath, ResponseCache};
 pub use env::{StbConfig, StbEnv};
+pub use simulator::{simulate, simulator_user_prompt, SimulatorConfig, SIMULATOR_SYSTEM_PROMPT};
 pub use steptool_mdp::formats::queries::{read_query_ids, read_test_queries, TestQuery};
 pub use tools::{api_function, StbFunction, ToolsFolder};

@@ -140,6 +140,39 @@ impl ToolsFolder {
         Ok(v)
     }
 
+    /// The server's `api_doc` for the simulator: `{"tool_description", "api_info": [{"name",
+    /// "description"} of the APIs whose `standardize(name)` equals `standardize(api_name)`]}`.
+    pub fn api_doc(
+        &self,
+        category: &str,
+        standard_tool_name: &str,
+        api_name: &str,
+    ) -> Result<Value> {
+        let path = self
+            .root
+            .join(category)
+            .join(format!("{standard_tool_name}.json"));
+        let tool = self.load(&path)?;
+        let wanted = standardize(api_name);
+        let info: Vec<Value> = tool
+            .get("api_list")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|a| {
+                a.get("name")
+                    .and_then(Value::as_str)
+                    .map(standardize)
+                    .as_deref()
+                    == Some(wanted.as_str())
+            })
+            .map(|a| json!({"name": a.get("name"), "description": a.get("description")}))
+            .collect();
+        Ok(
+            json!({"tool_description": tool.get("tool_description").cloned().unwrap_or(Value::Null), "api_info": info}),
+        )
+    }
+
     /// The reference's `fetch_api_json` + `api_json_to_openai_json` for one `api_list` entry:
     /// `Ok(None)` when the tool file has no API of that name (the reference prints and skips
     /// it); an error when the tool file is missing (the reference skips the whole query).
