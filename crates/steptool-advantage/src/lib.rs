@@ -20,7 +20,7 @@
 //! plain `f32` arithmetic over slices, no libtorch.
 //!
 //! ```
-//! use steptool_advantage::{AdvantageConfig, AdvantageEstimator, EpisodeInput, Estimator};
+//! use steptool_advantage::{AdvantageConfig, AdvantageEstimator, EpisodeInput};
 //! use steptool_mdp::ActionSpan;
 //!
 //! # fn main() -> steptool_advantage::Result<()> {
