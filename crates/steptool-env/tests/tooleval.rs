@@ -146,3 +146,70 @@ fn bad_judge_output_is_an_error_naming_the_query() -> Result<()> {
     .is_err());
     Ok(())
 }
+
+#[test]
+fn ties_are_broken_by_select_better_answer() -> Result<()> {
+    use std::sync::Arc;
+    use steptool_env::metrics::{compare, ExactJudge, ToolEvalPreference, WinRateOutcome};
+    use steptool_env::rollout::{rollout, RolloutConfig};
+    use steptool_env::synthetic::{
+        ExpertAgent, Split, SyntheticBenchmark, SyntheticConfig, SyntheticEnv, SyntheticEnvConfig,
+    };
+
+    let bench = Arc::new(SyntheticBenchmark::new(SyntheticConfig {
+        max_calls: 2,
+        ..SyntheticConfig::default()
+    })?);
+    let tasks = bench.tasks(Split::Test, 2, 0)?;
+    let env = SyntheticEnv::new(bench, SyntheticEnvConfig::default());
+    let expert = ExpertAgent::new(&tasks);
+    let reference: Vec<_> = tasks
+        .iter()
+        .map(|t| rollout(&env, t, &expert, &RolloutConfig::default(), 0))
+        .collect::<Result<_>>()?;
+    let mut candidate = reference.clone();
+    // query 0: a different (still correct) answer -> LLM; query 1: identical -> coin flip, no LLM
+    candidate[0].final_answer = candidate[0]
+        .final_answer
+        .replace("The answer is", "CANDIDATE says");
+    let sel = json!({"choices": [{"message": {"role": "assistant", "content": "",
+        "tool_calls": [{"id": "1", "type": "function", "function": {"name": "select_better_answer", "arguments": "{\"index\": 0}"}}]}}]})
+    .to_string();
+    let (url, server) = serve(vec![(200, sel, 0)])?;
+    let base = url.trim_end_matches("/virtual").to_owned() + "/v1";
+    let judge = ToolEvalJudge::new(
+        templates()?,
+        LlmJudgeConfig {
+            retry_wait_secs: 0.0,
+            attempts: 1,
+            ..LlmJudgeConfig::new(base, "j")
+        },
+    )?;
+    let tie = ToolEvalPreference::new(&judge, &reference, &candidate, 1);
+    let w = compare(&reference, &candidate, &ExactJudge, 1, &tie)?;
+    let bodies = server
+        .join()
+        .map_err(|_| Error::data("server", "panicked"))?;
+    assert_eq!(bodies.len(), 1, "identical answers never reach the LLM");
+    let body: Value = serde_json::from_str(&bodies[0]).map_err(|e| Error::json("body", e))?;
+    let content = body["messages"][0]["content"].as_str().unwrap_or("");
+    let answer_0 = content
+        .split("Answer_0:\n")
+        .nth(1)
+        .and_then(|r| r.split("\n\nAnswer_1:").next())
+        .unwrap_or("");
+    assert!(
+        !answer_0.contains("\"method\""),
+        "method is removed: {answer_0}"
+    );
+    assert!(answer_0.starts_with("{\"total_steps\": "), "{answer_0}");
+    // index 0 wins: the candidate wins query 0 iff it was shown first
+    let q0 = w.per_query.iter().find(|q| q.0 == tasks[0].id).map(|q| q.3);
+    let expected = if answer_0.contains("CANDIDATE") {
+        WinRateOutcome::Win
+    } else {
+        WinRateOutcome::Lose
+    };
+    assert_eq!(q0, Some(expected));
+    Ok(())
+}

@@ -15,7 +15,7 @@ pub use pass_rate::{
 };
 pub use recall::{recall, RecallConfig, RecallInput, RecallReport, UnfinishedPolicy};
 pub use report::{compare, evaluate, judge_record, EvalOptions, EvalReport};
-pub use tooleval::{LlmJudgeConfig, ToolEvalJudge, ToolEvalTemplates};
+pub use tooleval::{LlmJudgeConfig, ToolEvalJudge, ToolEvalPreference, ToolEvalTemplates};
 pub use win_rate::{
     win_rate, Preference, PreferenceJudge, QueryComparison, RulesOnly, WinRate, WinRateOutcome,
 };

@@ -211,11 +211,16 @@ impl ToolEvalJudge {
         })
     }
 
-    /// Call `function` with the filled prompt and return its `answer_status`.
-    fn status(&self, function: &str, query: &str, answer: &str, ctx: &str) -> Result<AnswerStatus> {
-        let prompt = self
-            .templates
-            .prompt(function, &[("query", query), ("answer", answer)])?;
+    /// Call `function` with the filled prompt; `parse` turns the forced call's arguments into
+    /// the result (an `Err` retries).
+    fn call<T>(
+        &self,
+        function: &str,
+        fields: &[(&str, &str)],
+        ctx: &str,
+        parse: impl Fn(&Value) -> std::result::Result<T, String>,
+    ) -> Result<T> {
+        let prompt = self.templates.prompt(function, fields)?;
         let schema = self
             .templates
             .schemas
@@ -256,14 +261,7 @@ impl ToolEvalJudge {
                     .ok_or("no tool call in the response")?;
                 let args: Value = serde_json::from_str(args)
                     .map_err(|e| format!("tool call arguments are not JSON: {e}"))?;
-                match args.get("answer_status").and_then(Value::as_str) {
-                    Some("Solved") => Ok(AnswerStatus::Solved),
-                    Some("Unsure") => Ok(AnswerStatus::Unsure),
-                    Some("Unsolved") => Ok(AnswerStatus::Unsolved),
-                    other => Err(format!(
-                        "answer_status {other:?} is not Solved/Unsure/Unsolved"
-                    )),
-                }
+                parse(&args)
             });
             match parsed {
                 Ok(s) => return Ok(s),
@@ -274,6 +272,145 @@ impl ToolEvalJudge {
             format!("{ctx}, {function}"),
             format!("{} attempts failed; last: {last}", self.config.attempts),
         ))
+    }
+
+    fn status(&self, function: &str, query: &str, answer: &str, ctx: &str) -> Result<AnswerStatus> {
+        self.call(
+            function,
+            &[("query", query), ("answer", answer)],
+            ctx,
+            |args| match args.get("answer_status").and_then(Value::as_str) {
+                Some("Solved") => Ok(AnswerStatus::Solved),
+                Some("Unsure") => Ok(AnswerStatus::Unsure),
+                Some("Unsolved") => Ok(AnswerStatus::Unsolved),
+                other => Err(format!(
+                    "answer_status {other:?} is not Solved/Unsure/Unsolved"
+                )),
+            },
+        )
+    }
+
+    /// `select_better_answer(query, answer_0, answer_1)`: 0 or 1.
+    pub fn select_better_answer(
+        &self,
+        query: &str,
+        answer_0: &str,
+        answer_1: &str,
+        ctx: &str,
+    ) -> Result<usize> {
+        self.call(
+            "select_better_answer",
+            &[
+                ("query", query),
+                ("answer_0", answer_0),
+                ("answer_1", answer_1),
+            ],
+            ctx,
+            |args| match args.get("index").and_then(Value::as_f64) {
+                Some(i) if i == 0.0 => Ok(0),
+                Some(i) if i == 1.0 => Ok(1),
+                other => Err(format!("index {other:?} is not 0 or 1")),
+            },
+        )
+    }
+}
+
+/// ToolEval's tie-breaker for win rate (`eval_preference.py`, formats.md §6.3): both answers
+/// (the converted `answer` objects without `method`, `final_answer` cut to 1000 characters) in
+/// a seeded random order; identical answers → a seeded coin flip, otherwise the LLM's
+/// `select_better_answer`.
+#[derive(Debug)]
+pub struct ToolEvalPreference<'a> {
+    judge: &'a ToolEvalJudge,
+    answers: HashMap<String, (String, Value, Value)>,
+    seed: u64,
+}
+
+fn preference_answer(record: &crate::rollout::RolloutRecord) -> Value {
+    let mut answer = crate::rollout::converted_entry(record)
+        .get("answer")
+        .cloned()
+        .unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut answer {
+        map.shift_remove("method");
+        if let Some(Value::String(f)) = map.get_mut("final_answer") {
+            *f = f.chars().take(1000).collect();
+        }
+    }
+    answer
+}
+
+impl<'a> ToolEvalPreference<'a> {
+    /// Pair sample 0 of each query present in both record sets.
+    pub fn new(
+        judge: &'a ToolEvalJudge,
+        reference: &[crate::rollout::RolloutRecord],
+        candidate: &[crate::rollout::RolloutRecord],
+        seed: u64,
+    ) -> Self {
+        let refs: HashMap<&str, &crate::rollout::RolloutRecord> = reference
+            .iter()
+            .filter(|r| r.sample == 0)
+            .map(|r| (r.query_id.as_str(), r))
+            .collect();
+        let answers = candidate
+            .iter()
+            .filter(|c| c.sample == 0)
+            .filter_map(|c| {
+                let r = refs.get(c.query_id.as_str())?;
+                Some((
+                    c.query_id.clone(),
+                    (
+                        c.context.query.clone(),
+                        preference_answer(r),
+                        preference_answer(c),
+                    ),
+                ))
+            })
+            .collect();
+        Self {
+            judge,
+            answers,
+            seed,
+        }
+    }
+}
+
+impl super::PreferenceJudge for ToolEvalPreference<'_> {
+    fn prefer(&self, query_id: &str, round: usize) -> Result<super::Preference> {
+        use rand::{Rng, SeedableRng};
+        let (query, reference, candidate) = self.answers.get(query_id).ok_or_else(|| {
+            Error::data(format!("query {query_id}"), "no pair of answers to compare")
+        })?;
+        let mut h: u64 = self.seed ^ 0xcbf2_9ce4_8422_2325;
+        for b in query_id.bytes().chain((round as u64).to_le_bytes()) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(h);
+        let candidate_first = rng.gen_bool(0.5);
+        let same = reference.get("final_answer") == candidate.get("final_answer")
+            && reference.get("answer_details") == candidate.get("answer_details");
+        let index = if same {
+            usize::from(rng.gen_bool(0.5))
+        } else {
+            let (a0, a1) = if candidate_first {
+                (candidate, reference)
+            } else {
+                (reference, candidate)
+            };
+            self.judge.select_better_answer(
+                query,
+                &pyjson::dumps(a0, None),
+                &pyjson::dumps(a1, None),
+                &format!("query {query_id}, round {round}"),
+            )?
+        };
+        Ok(if (index == 0) == candidate_first {
+            super::Preference::Candidate
+        } else {
+            super::Preference::Reference
+        })
     }
 }
 
