@@ -307,8 +307,8 @@ impl ToolEvalJudge {
             ],
             ctx,
             |args| match args.get("index").and_then(Value::as_f64) {
-                Some(i) if i == 0.0 => Ok(0),
-                Some(i) if i == 1.0 => Ok(1),
+                Some(0.0) => Ok(0),
+                Some(1.0) => Ok(1),
                 other => Err(format!("index {other:?} is not 0 or 1")),
             },
         )
