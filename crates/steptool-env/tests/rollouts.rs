@@ -254,3 +254,64 @@ fn records_round_trip_and_convert_to_tooleval() -> Result<()> {
     assert!(err.contains("line 2"), "{err}");
     Ok(())
 }
+
+/// Fails on its first call, then behaves as the expert.
+struct FailFirst {
+    expert: ExpertAgent,
+    calls: AtomicUsize,
+}
+
+impl Agent for FailFirst {
+    fn act(&self, request: &AgentRequest<'_>) -> Result<AgentTurn> {
+        if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Err(steptool_env::Error::Agent {
+                task: request.task_id.into(),
+                message: "server down".into(),
+            });
+        }
+        self.expert.act(request)
+    }
+}
+
+#[test]
+fn agent_errors_fail_the_task_or_prune_a_node() -> Result<()> {
+    use steptool_env::rollout::AgentErrors;
+    let (env, task) = setup()?;
+    let agent = || FailFirst {
+        expert: ExpertAgent::new(std::slice::from_ref(&task)),
+        calls: AtomicUsize::new(0),
+    };
+    // default: the rollout fails with the agent's error
+    let err = rollout(&env, &task, &agent(), &dfs(5, 30), 0)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("server down"), "{err}");
+    // prune (reference): the failed call is a pruned child, the root tries its second child
+    let prune = RolloutConfig {
+        agent_errors: AgentErrors::Prune,
+        ..dfs(5, 30)
+    };
+    let r = rollout(&env, &task, &agent(), &prune, 0)?;
+    assert_eq!(r.finish_type, FinishType::GiveAnswer);
+    assert_eq!(r.query_count, task.plan.len() + 2);
+    assert_eq!(r.tree_size, task.plan.len() + 2);
+    assert_eq!(r.agent_errors.len(), 1);
+    // the failed child has no action: no diversity prompt lists it
+    assert!(r
+        .messages
+        .iter()
+        .all(|m| !m.content.starts_with("This is not the first time")));
+    // CoT: the chain ends at the failed call
+    let cot = RolloutConfig {
+        agent_errors: AgentErrors::Prune,
+        ..RolloutConfig::default()
+    };
+    let r = rollout(&env, &task, &agent(), &cot, 0)?;
+    assert_eq!(
+        (r.query_count, r.finish_type, r.trajectory.is_none()),
+        (1, FinishType::None, true)
+    );
+    assert!(r.agent_errors[0].contains("server down"));
+    Ok(())
+}

@@ -2,7 +2,7 @@
 //! `Finish` with an answer, a give-up (status 4 prunes the chain), the environment truncates,
 //! or the action limit is reached. No agent-call budget.
 
-use super::{ask, Chain, FinishType, RolloutConfig, RolloutRecord};
+use super::{ask, AgentErrors, Chain, FinishType, RolloutConfig, RolloutRecord};
 use crate::agent::Agent;
 use crate::env::{Context, Environment, StatusCode, StepStatus};
 use crate::error::Result;
@@ -18,8 +18,17 @@ pub fn run_cot<E: Environment, A: Agent + ?Sized>(
     let mut chain = Chain::new(context);
     let mut finish = FinishType::None;
     let mut queries = 0;
+    let mut errors = Vec::new();
     while chain.steps.len() < config.max_actions {
-        let turn = ask(agent, context, sample, &chain.messages)?;
+        let turn = match ask(agent, context, sample, &chain.messages) {
+            Ok(turn) => turn,
+            Err(e) if config.agent_errors == AgentErrors::Prune => {
+                queries += 1;
+                errors.push(e.to_string());
+                break;
+            }
+            Err(e) => return Err(e),
+        };
         queries += 1;
         let transition = env.step(&turn.call)?;
         chain.push(turn, &transition);
@@ -36,5 +45,7 @@ pub fn run_cot<E: Environment, A: Agent + ?Sized>(
         }
     }
     let n = chain.steps.len();
-    chain.into_record(context, sample, config.method(), finish, queries, n)
+    let mut record = chain.into_record(context, sample, config.method(), finish, queries, n)?;
+    record.agent_errors = errors;
+    Ok(record)
 }

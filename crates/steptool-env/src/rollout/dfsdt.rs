@@ -23,7 +23,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
-use super::{ask, Chain, FinishType, RolloutConfig, RolloutRecord};
+use super::{ask, AgentErrors, Chain, FinishType, RolloutConfig, RolloutRecord};
 use crate::agent::Agent;
 use crate::conversation::Message;
 use crate::env::{Context, Environment, StatusCode, StepStatus};
@@ -41,6 +41,8 @@ struct Node<E> {
     terminal: bool,
     code: Option<StatusCode>,
     observation: String,
+    /// A failed agent call (reference: a pruned Thought node without an action).
+    failed: bool,
 }
 
 struct Search<'a, E, A: ?Sized> {
@@ -52,6 +54,7 @@ struct Search<'a, E, A: ?Sized> {
     queries: usize,
     success: Option<usize>,
     give_ups: Vec<usize>,
+    errors: Vec<String>,
 }
 
 impl<E: Environment, A: Agent + ?Sized> Search<'_, E, A> {
@@ -63,6 +66,7 @@ impl<E: Environment, A: Agent + ?Sized> Search<'_, E, A> {
         let candidates: Vec<serde_json::Value> = node
             .children
             .iter()
+            .filter(|&&c| !self.nodes[c].failed)
             .filter_map(|&c| {
                 let child = &self.nodes[c];
                 let step = child.chain.steps.last()?;
@@ -115,12 +119,12 @@ impl<E: Environment, A: Agent + ?Sized> Search<'_, E, A> {
             if let Some(prompt) = diversity {
                 self.nodes[idx].chain.messages.push(Message::user(prompt));
             }
-            let turn = ask(
+            let asked = ask(
                 self.agent,
                 self.context,
                 self.sample,
                 &self.nodes[idx].chain.messages,
-            )?;
+            );
             if had_prompt {
                 if let Some(m) = self.nodes[idx].chain.messages.last_mut() {
                     m.valid = false;
@@ -130,6 +134,29 @@ impl<E: Environment, A: Agent + ?Sized> Search<'_, E, A> {
             if self.queries >= self.config.max_query_count {
                 return Ok(100_000);
             }
+            let turn = match asked {
+                Ok(turn) => turn,
+                Err(e) if self.config.agent_errors == AgentErrors::Prune => {
+                    self.errors.push(e.to_string());
+                    let parent = &self.nodes[idx];
+                    let child = Node {
+                        env: parent.env.clone(),
+                        chain: parent.chain.clone(),
+                        children: Vec::new(),
+                        pruned: true,
+                        terminal: false,
+                        code: None,
+                        observation: String::new(),
+                        failed: true,
+                    };
+                    let c = self.nodes.len();
+                    self.nodes.push(child);
+                    self.nodes[idx].children.push(c);
+                    // a pruned child returns 1: the node tries its next child
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let mut env = self.nodes[idx].env.clone();
             let transition = env.step(&turn.call)?;
             let mut chain = self.nodes[idx].chain.clone();
@@ -143,6 +170,7 @@ impl<E: Environment, A: Agent + ?Sized> Search<'_, E, A> {
                 terminal: transition.code == StatusCode::FinalAnswer,
                 code: Some(transition.code),
                 observation: transition.observation,
+                failed: false,
             };
             let c = self.nodes.len();
             self.nodes.push(child);
@@ -175,6 +203,7 @@ pub fn run_dfsdt<E: Environment, A: Agent + ?Sized>(
         terminal: false,
         code: None,
         observation: String::new(),
+        failed: false,
     };
     let mut search = Search {
         nodes: vec![root],
@@ -185,6 +214,7 @@ pub fn run_dfsdt<E: Environment, A: Agent + ?Sized>(
         queries: 0,
         success: None,
         give_ups: Vec::new(),
+        errors: Vec::new(),
     };
     search.dfs(0)?;
     let mut rng = ChaCha8Rng::seed_from_u64(
@@ -203,6 +233,10 @@ pub fn run_dfsdt<E: Environment, A: Agent + ?Sized>(
     };
     let tree_size = search.nodes.len() - 1;
     let queries = search.queries;
+    let errors = std::mem::take(&mut search.errors);
     let chain = search.nodes.swap_remove(chosen).chain;
-    chain.into_record(context, sample, config.method(), finish, queries, tree_size)
+    let mut record =
+        chain.into_record(context, sample, config.method(), finish, queries, tree_size)?;
+    record.agent_errors = errors;
+    Ok(record)
 }

@@ -59,6 +59,22 @@ pub struct RolloutConfig {
     /// Seed of the reference's random choices (which give-up node to output, the random walk
     /// through a failed tree). Default 42.
     pub seed: u64,
+    /// What an agent error (e.g. a server that failed every retry) does. Default
+    /// [`AgentErrors::Fail`].
+    pub agent_errors: AgentErrors,
+}
+
+/// What happens when the agent returns an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentErrors {
+    /// The task's rollout fails (reported by [`run_many`]).
+    #[default]
+    Fail,
+    /// As the reference: the turn counts as a call and becomes a pruned node (CoT: the chain
+    /// ends; DFSDT: the parent tries its next child); the error is kept in
+    /// [`RolloutRecord::agent_errors`].
+    Prune,
 }
 
 impl Default for RolloutConfig {
@@ -70,6 +86,7 @@ impl Default for RolloutConfig {
             max_query_count: 30,
             samples: 1,
             seed: 42,
+            agent_errors: AgentErrors::Fail,
         }
     }
 }
@@ -152,6 +169,9 @@ pub struct RolloutRecord {
     pub messages: Vec<Message>,
     /// The context the episode started from (functions, prompts, ground truth).
     pub context: Context,
+    /// Agent errors turned into pruned nodes ([`AgentErrors::Prune`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub agent_errors: Vec<String>,
 }
 
 impl RolloutRecord {
@@ -265,6 +285,7 @@ impl Chain {
             tokens,
             messages: self.messages,
             context: context.clone(),
+            agent_errors: Vec::new(),
         })
     }
 }
