@@ -10,31 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use steptool_mdp::ToolCall;
 
-/// Who wrote a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// The system prompt.
-    System,
-    /// The user (the query, DFSDT diversity prompts).
-    User,
-    /// The model.
-    Assistant,
-    /// A tool response (`Function:` in the ToolLLaMA format).
-    Tool,
-}
-
-impl Role {
-    /// The OpenAI role name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::System => "system",
-            Role::User => "user",
-            Role::Assistant => "assistant",
-            Role::Tool => "tool",
-        }
-    }
-}
+/// Who wrote a message: the same roles as the chat formats of `steptool-mdp` render.
+pub use steptool_mdp::Role;
 
 /// One message of a conversation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,15 +102,8 @@ impl Message {
     }
 }
 
-/// Render one assistant turn as the reference's `react_deparser` does (formats.md §3.4):
-/// `"Thought: " + thought + "\nAction: " + name + "\nAction Input: " + arguments`.
-pub fn react_text(thought: &str, call: &ToolCall) -> String {
-    format!(
-        "Thought: {thought}\nAction: {}\nAction Input: {}",
-        call.name(),
-        call.arguments()
-    )
-}
+/// The ReAct text of one assistant turn (formats.md §3.4, `react_deparser`).
+pub use steptool_mdp::chat::react_text;
 
 #[cfg(test)]
 mod tests {

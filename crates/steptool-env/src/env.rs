@@ -339,7 +339,7 @@ pub fn system_prompt(task_description: &str) -> String {
 
 /// The user prompt `"\n{query}\nBegin!\n"` (formats.md §3.2).
 pub fn user_prompt(query: &str) -> String {
-    format!("\n{query}\nBegin!\n")
+    steptool_mdp::chat::system_prompt::user_message(query)
 }
 
 /// The observation for a name that matches no function (status 1):
