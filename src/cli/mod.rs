@@ -8,7 +8,9 @@ mod advantages;
 mod annotate;
 mod build_tsv;
 mod encode;
+mod eval;
 mod logprobs;
+mod rollout;
 mod train;
 
 /// StepTool: step-grained reinforcement learning for multi-step tool use.
@@ -27,10 +29,14 @@ enum Command {
     Annotate(annotate::Args),
     /// Build the StepTool PPO training TSV from converted predictions and annotations.
     BuildTsv(build_tsv::Args),
+    /// Pass rate, recall and pass@k of rollout records.
+    Eval(eval::Args),
     /// Encode a StepTool training TSV into token-level episodes (one JSON object per row).
     Encode(encode::Args),
     /// Per-token log-probs, values and last-position logits of a model (JSON stdin -> stdout).
     Logprobs(logprobs::Args),
+    /// Roll out an agent on an environment's tasks (CoT or DFSDT) into JSONL trajectories.
+    Rollout(rollout::Args),
     /// Offline StepTool PPO from a JSON spec (no --config: the embedded CPU demo).
     Train(train::Args),
 }
@@ -42,7 +48,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Annotate(args) => annotate::run(args),
         Command::BuildTsv(args) => build_tsv::run(args),
         Command::Encode(args) => encode::run(args),
+        Command::Eval(args) => eval::run(args),
         Command::Logprobs(args) => logprobs::run(args),
+        Command::Rollout(args) => rollout::run(args),
         Command::Train(args) => train::run(args),
     }
 }
