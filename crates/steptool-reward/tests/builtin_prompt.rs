@@ -10,7 +10,8 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/refe
 
 #[test]
 fn template_is_the_reference_file() -> TestResult {
-    let fixture = std::fs::read_to_string(format!("{FIXTURES}/reward_annotation_gpt_template.txt"))?;
+    let fixture =
+        std::fs::read_to_string(format!("{FIXTURES}/reward_annotation_gpt_template.txt"))?;
     assert_eq!(REFERENCE_TEMPLATE_FILE, fixture);
     Ok(())
 }
@@ -19,7 +20,9 @@ fn template_is_the_reference_file() -> TestResult {
 fn schema_is_the_one_in_the_reference_config() -> TestResult {
     let yaml = std::fs::read_to_string(format!("{FIXTURES}/reward_annotation_gpt_config.yaml"))?;
     let config: serde_json::Value = serde_yaml::from_str(&yaml)?;
-    let functions = config["completions_kwargs"]["functions"].as_array().ok_or("no functions")?;
+    let functions = config["completions_kwargs"]["functions"]
+        .as_array()
+        .ok_or("no functions")?;
     let reference = functions
         .iter()
         .find(|f| f["name"] == "evaluate_process_reward")
