@@ -116,12 +116,14 @@ fn main() -> anyhow::Result<()> {
         let dt = t0.elapsed().as_secs_f64();
         let tag = if k < args.warmup { "warmup" } else { "step" };
         println!(
-            "{tag} {k}: {dt:.3} s  tokens={ntok} (padded {padded}, computed {})  {:.1} tok/s  loss={:.5} kl={:.6} kl_coef={:.4}",
+            "{tag} {k}: {dt:.3} s  tokens={ntok} (padded {padded}, computed {})  {:.1} tok/s  loss={:.5} kl={:.6} kl_coef={:.4} fwd={:.2}s opt={:.2}s",
             m.padded_tokens,
             ntok as f64 / dt,
             m.total_loss,
             m.kl,
-            m.kl_coef
+            m.kl_coef,
+            m.rollout_seconds,
+            m.optimize_seconds
         );
         if k >= args.warmup {
             times.push(dt);

@@ -80,6 +80,10 @@ pub struct StepMetrics {
     pub padded_tokens: usize,
     /// Wall seconds of the step.
     pub seconds: f64,
+    /// Seconds of the no-grad policy and reference forwards and the advantage computation.
+    pub rollout_seconds: f64,
+    /// Seconds of the PPO epochs (forward, backward, optimizer).
+    pub optimize_seconds: f64,
     /// `tokens / seconds`.
     pub tokens_per_s: f64,
     /// Peak resident memory of the process so far, MiB (Linux; 0 elsewhere).
@@ -92,6 +96,8 @@ impl StepMetrics {
     pub fn deterministic_part(&self) -> StepMetrics {
         StepMetrics {
             seconds: 0.0,
+            rollout_seconds: 0.0,
+            optimize_seconds: 0.0,
             tokens_per_s: 0.0,
             peak_rss_mb: 0.0,
             ..self.clone()
@@ -444,6 +450,7 @@ impl<M: PolicyModel> PpoTrainer<M> {
         let return_std = (r2 / cnt1 - return_mean * return_mean).max(0.0).sqrt();
 
         // 3. PPO epochs.
+        let rollout_seconds = t0.elapsed().as_secs_f64();
         let params = LossParams {
             cliprange: cfg.cliprange,
             cliprange_value: cfg.cliprange_value,
@@ -616,6 +623,8 @@ impl<M: PolicyModel> PpoTrainer<M> {
             tokens,
             padded_tokens,
             seconds,
+            rollout_seconds,
+            optimize_seconds: seconds - rollout_seconds,
             tokens_per_s: tokens as f64 / seconds.max(1e-9),
             peak_rss_mb: peak_rss_mb(),
         };
