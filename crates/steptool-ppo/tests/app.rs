@@ -56,3 +56,36 @@ fn embedded_default_runs_and_resumes() -> R {
     );
     Ok(())
 }
+
+#[test]
+fn sub_trajectory_ablation_makes_one_episode_per_step() -> R {
+    let dir = tempfile::tempdir()?;
+    let rows = steptool_mdp::formats::tsv::read_tsv_str(steptool_ppo::app::EMBEDDED_ROWS)?;
+    let steps: usize = rows.samples.iter().map(|r| r.sample.num_steps()).sum();
+    let base = TrainSpec::embedded_default();
+    let spec = TrainSpec {
+        steps: Some(1),
+        runs_dir: dir.path().to_path_buf(),
+        progress: false,
+        encoder: steptool_mdp::EncoderConfig {
+            max_context: 96,
+            max_response: 32,
+            ..base.encoder.clone()
+        },
+        ppo: steptool_ppo::PpoConfig {
+            sub_trajectories: true,
+            estimator: steptool_advantage::Estimator::FinalReward,
+            ..base.ppo.clone()
+        },
+        ..base
+    };
+    let s = run_training(spec)?;
+    // 10 rows of 2-4 steps; truncation to 96 + 32 tokens can drop early steps, never add any
+    assert!(
+        s.episodes <= steps && s.episodes > 10,
+        "{} of {steps}",
+        s.episodes
+    );
+    assert_eq!(s.steps_done, 1);
+    Ok(())
+}

@@ -420,3 +420,54 @@ fn checkpoint_config_mismatch_is_refused() -> R {
     assert!(e.contains("config differs"), "{e}");
     Ok(())
 }
+
+#[test]
+fn final_reward_ablation_trains_only_the_final_action() -> R {
+    let cfg = PpoConfig {
+        estimator: steptool_advantage::Estimator::FinalReward,
+        ..PpoConfig::default()
+    };
+    let mut t = PpoTrainer::new(model(10)?, cfg)?;
+    let m = t.step(&episodes(8, 10))?;
+    // every episode has 2 or 3 steps: step 0 is never the final one, so it carries nothing
+    assert_eq!(m.step_stats[0].mean_advantage, 0.0);
+    assert_eq!(m.step_stats[0].mean_advantage_raw, 0.0);
+    assert!(m.total_loss.is_finite() && m.optimizer_steps == 4);
+    Ok(())
+}
+
+#[test]
+fn without_intermediate_rewards_only_the_final_reward_matters() -> R {
+    let base = episodes(8, 11);
+    let mut changed = base.clone();
+    for e in &mut changed {
+        let mut r = e.step_rewards().to_vec();
+        let n = r.len();
+        for x in &mut r[..n - 1] {
+            *x += 0.75;
+        }
+        e.set_step_rewards(r)?;
+    }
+    let run = |cfg: PpoConfig,
+               data: &[Episode]|
+     -> Result<steptool_ppo::StepMetrics, Box<dyn std::error::Error>> {
+        let mut t = PpoTrainer::new(model(11)?, cfg)?;
+        Ok(t.step(data)?)
+    };
+    let off = PpoConfig {
+        intermediate_rewards: false,
+        ..PpoConfig::default()
+    };
+    let (a, b) = (run(off.clone(), &base)?, run(off, &changed)?);
+    // intermediate rewards are replaced by 0 before the estimator: same advantages, same update
+    assert_eq!(a.advantage_mean, b.advantage_mean);
+    assert_eq!(a.return_mean, b.return_mean);
+    assert_eq!(a.total_loss, b.total_loss);
+    // with them on, the change shows
+    let (c, d) = (
+        run(PpoConfig::default(), &base)?,
+        run(PpoConfig::default(), &changed)?,
+    );
+    assert_ne!(c.return_mean, d.return_mean);
+    Ok(())
+}
