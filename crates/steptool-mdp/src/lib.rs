@@ -41,6 +41,7 @@ pub mod names;
 pub mod pylit;
 mod react;
 mod sample;
+mod status;
 mod trajectory;
 
 pub use chat::{ChatFormat, HfChatTemplate, Message, Role};
@@ -49,6 +50,7 @@ pub use episode::{validate_spans, ActionSpan, Episode};
 pub use error::{Error, Location, Result};
 pub use react::{parse_react, parse_react_strict, parse_tool_calls_message, ParsedTurn};
 pub use sample::StepSample;
+pub use status::AnswerStatus;
 pub use trajectory::{
     Action, Finish, ReturnType, Step, ToolCall, ToolSchema, Trajectory, FINISH_TOOL,
 };

@@ -3,9 +3,10 @@
 
 use std::path::PathBuf;
 
-use steptool_mdp::formats::annotation::{self, AnswerStatus};
+use steptool_mdp::formats::annotation;
 use steptool_mdp::formats::converted::{self, NodeMessage, NodeRole};
 use steptool_mdp::formats::tsv;
+use steptool_mdp::AnswerStatus;
 use steptool_mdp::{pylit, Action, Error, Result};
 
 fn repo_file(rel: &str) -> PathBuf {
@@ -108,7 +109,7 @@ fn annotation_entry_matches_spec_and_the_converted_steps() -> Result<()> {
     assert_eq!(by_round("0"), Some((vec![0.0, 0.0], vec![1.0, 2.0])));
     assert_eq!(by_round("1"), Some((vec![0.0, 1.0], vec![1.0, 3.0])));
     assert_eq!(by_round("2"), Some((vec![0.0, 0.0], vec![2.0, 3.0])));
-    let status = |r: &str| ann.is_solved.iter().find(|(k, _)| k == r).map(|(_, v)| *v);
+    let status = |r: &str| ann.is_solved.iter().find(|(k, _)| k == r).map(|(_, v)| v.0);
     assert_eq!(status("0"), Some(AnswerStatus::Unsure));
     assert_eq!(status("1"), Some(AnswerStatus::Unsolved));
     assert_eq!(status("2"), Some(AnswerStatus::Unsure));

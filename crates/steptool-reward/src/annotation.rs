@@ -6,8 +6,6 @@
 //! [`AnswerStatus`] (IsSolved). An annotator may score the same trajectory several times
 //! ("rounds", K = 3 in the reference); the [`crate::RewardShaper`] averages them.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 use steptool_mdp::Trajectory;
 
@@ -17,56 +15,7 @@ use crate::error::{trajectory_label, Error, Result};
 pub const MAX_CONTRIBUTION: f32 = 5.0;
 
 /// IsSolved: the status of the final answer (ToolEval's three-way protocol).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum AnswerStatus {
-    /// The final answer solves the query.
-    Solved,
-    /// The judge cannot tell.
-    Unsure,
-    /// The final answer does not solve the query (or there is none).
-    Unsolved,
-}
-
-impl AnswerStatus {
-    /// The wire name (`Solved`, `Unsure`, `Unsolved`) used by the judge's function schema.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AnswerStatus::Solved => "Solved",
-            AnswerStatus::Unsure => "Unsure",
-            AnswerStatus::Unsolved => "Unsolved",
-        }
-    }
-
-    /// Parse a wire name; `None` for anything else (case matters, as in the reference enum).
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "Solved" => Some(AnswerStatus::Solved),
-            "Unsure" => Some(AnswerStatus::Unsure),
-            "Unsolved" => Some(AnswerStatus::Unsolved),
-            _ => None,
-        }
-    }
-
-    /// The reference annotation file's spelling, `str(AnswerStatus.X)` (formats.md §2.4).
-    pub fn reference_str(self) -> &'static str {
-        match self {
-            AnswerStatus::Solved => "AnswerStatus.Solved",
-            AnswerStatus::Unsure => "AnswerStatus.Unsure",
-            AnswerStatus::Unsolved => "AnswerStatus.Unsolved",
-        }
-    }
-
-    /// Parse the reference spelling `AnswerStatus.X` (the bare name is accepted too).
-    pub fn parse_reference(s: &str) -> Option<Self> {
-        Self::parse(s.strip_prefix("AnswerStatus.").unwrap_or(s))
-    }
-}
-
-impl fmt::Display for AnswerStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use steptool_mdp::AnswerStatus;
 
 /// One round of scores for one trajectory: one SuccCalling and one Contribution per
 /// intermediate step, and the final answer's status.

@@ -23,31 +23,11 @@ use steptool_mdp::formats::annotation as file;
 pub use steptool_mdp::formats::annotation::{AnnotationEntry, ProcessReward};
 use steptool_mdp::{ChatFormat, StepSample, Trajectory};
 
-use crate::annotation::{AnswerStatus, Provenance, RoundScores, StepAnnotation};
+use crate::annotation::{Provenance, RoundScores, StepAnnotation};
 use crate::error::{Error, Result};
 use crate::hash::sha256_hex;
 use crate::judge::prompt::{final_step_string, step_strings};
 use crate::shaper::RewardShaper;
-
-impl From<file::AnswerStatus> for AnswerStatus {
-    fn from(s: file::AnswerStatus) -> Self {
-        match s {
-            file::AnswerStatus::Solved => AnswerStatus::Solved,
-            file::AnswerStatus::Unsure => AnswerStatus::Unsure,
-            file::AnswerStatus::Unsolved => AnswerStatus::Unsolved,
-        }
-    }
-}
-
-impl From<AnswerStatus> for file::AnswerStatus {
-    fn from(s: AnswerStatus) -> Self {
-        match s {
-            AnswerStatus::Solved => file::AnswerStatus::Solved,
-            AnswerStatus::Unsure => file::AnswerStatus::Unsure,
-            AnswerStatus::Unsolved => file::AnswerStatus::Unsolved,
-        }
-    }
-}
 
 /// The provenance given to annotations read from a reference file.
 pub fn reference_provenance() -> Provenance {
@@ -103,7 +83,7 @@ pub fn to_annotation(query_id: &str, entry: &AnnotationEntry) -> Result<StepAnno
             Ok(RoundScores {
                 succeed_tool_calling: succ.iter().map(|&v| v as f32).collect(),
                 contributions: contrib.iter().map(|&v| v as f32).collect(),
-                status: status.into(),
+                status: status.0,
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -143,7 +123,7 @@ pub fn to_entry(trajectory: &Trajectory, annotation: &StepAnnotation) -> Result<
                 contributions: numbers(&r.contributions)?,
             },
         ));
-        is_solved.push((k.to_string(), r.status.into()));
+        is_solved.push((k.to_string(), file::ReferenceStatus(r.status)));
     }
     Ok(AnnotationEntry {
         query: trajectory.query().to_owned(),

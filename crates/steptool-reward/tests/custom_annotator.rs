@@ -160,7 +160,7 @@ fn custom_annotator_end_to_end() -> Result<()> {
         entry.is_solved,
         vec![(
             "0".to_owned(),
-            steptool_mdp::formats::annotation::AnswerStatus::Solved
+            steptool_mdp::formats::annotation::ReferenceStatus(AnswerStatus::Solved)
         )]
     );
     Ok(())

@@ -132,7 +132,7 @@ fn malformed_reference_entries_are_named() -> Result<()> {
         (
             r#"{"0": {"succeed_tool_calling": [1], "contributions": [3]}}"#,
             r#"{"0": "Solved?"}"#,
-            "unknown variant `Solved?`",
+            "found \"Solved?\"",
         ),
         (
             r#"{"0": {"succeed_tool_calling": [1], "contributions": [9]}}"#,

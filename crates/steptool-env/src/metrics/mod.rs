@@ -20,35 +20,5 @@ pub use win_rate::{
     win_rate, Preference, PreferenceJudge, QueryComparison, RulesOnly, WinRate, WinRateOutcome,
 };
 
-use serde::{Deserialize, Serialize};
-
-/// ToolEval's answer status (`AnswerStatus`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum AnswerStatus {
-    /// Solved: counts 1.
-    Solved,
-    /// Unsure: counts 0.5.
-    Unsure,
-    /// Unsolved: counts 0.
-    Unsolved,
-}
-
-impl AnswerStatus {
-    /// ToolEval's score `v(status)`: 1, 0.5, 0.
-    pub fn value(self) -> f64 {
-        match self {
-            AnswerStatus::Solved => 1.0,
-            AnswerStatus::Unsure => 0.5,
-            AnswerStatus::Unsolved => 0.0,
-        }
-    }
-
-    /// The string the reference writes (`AnswerStatus.Solved`).
-    pub fn reference_name(self) -> &'static str {
-        match self {
-            AnswerStatus::Solved => "AnswerStatus.Solved",
-            AnswerStatus::Unsure => "AnswerStatus.Unsure",
-            AnswerStatus::Unsolved => "AnswerStatus.Unsolved",
-        }
-    }
-}
+/// ToolEval's answer status (`AnswerStatus`), shared with the reward annotators.
+pub use steptool_mdp::AnswerStatus;

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Number;
 
 use crate::error::{Error, Location, Result};
+use crate::status::AnswerStatus;
 
 /// One query's annotation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,7 +41,7 @@ pub struct AnnotationEntry {
     pub final_step: String,
     /// Judge round (string key) -> final answer status.
     #[serde(with = "super::ordered_map")]
-    pub is_solved: Vec<(String, AnswerStatus)>,
+    pub is_solved: Vec<(String, ReferenceStatus)>,
 }
 
 /// One judge round's per-intermediate-step scores.
@@ -53,18 +54,34 @@ pub struct ProcessReward {
     pub contributions: Vec<Number>,
 }
 
-/// The judge's verdict on the final answer (`AnswerStatus.<name>` in the file).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum AnswerStatus {
-    /// `AnswerStatus.Solved`.
-    #[serde(rename = "AnswerStatus.Solved")]
-    Solved,
-    /// `AnswerStatus.Unsure`.
-    #[serde(rename = "AnswerStatus.Unsure")]
-    Unsure,
-    /// `AnswerStatus.Unsolved`.
-    #[serde(rename = "AnswerStatus.Unsolved")]
-    Unsolved,
+/// An [`AnswerStatus`] spelled as the reference file spells it: `"AnswerStatus.Solved"`
+/// (Python's `str()` of its enum).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ReferenceStatus(pub AnswerStatus);
+
+impl Serialize for ReferenceStatus {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.0.reference_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ReferenceStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        s.strip_prefix("AnswerStatus.")
+            .and_then(AnswerStatus::parse)
+            .map(ReferenceStatus)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "expected \"AnswerStatus.Solved\", \"AnswerStatus.Unsure\" or \"AnswerStatus.Unsolved\", found {s:?}"
+                ))
+            })
+    }
 }
 
 impl ProcessReward {
