@@ -284,11 +284,12 @@ impl Model {
         })
     }
 
-    /// Full-vocabulary logits at every position (for tests and the `logprobs` CLI).
+    /// Hidden states of an inference pass (no dropout) and the attention mask, on the model's
+    /// device.
     ///
     /// # Shapes
-    /// Returns `[batch, len, vocab]` f32.
-    pub fn logits(&self, batch: &Batch, use_adapters: bool) -> Result<Tensor> {
+    /// Returns `([batch, len, hidden], [batch, len])`.
+    fn inference_hidden(&self, batch: &Batch, use_adapters: bool) -> Result<(Tensor, Tensor)> {
         let mode = Mode {
             adapters: use_adapters,
             train: false,
@@ -297,6 +298,15 @@ impl Model {
         let mask = batch.attention_mask().f_to_device(self.opts.device)?;
         let pos = batch.position_ids()?.f_to_device(self.opts.device)?;
         let h = self.hidden_states(&ids, &pos, &mask, mode, None)?;
+        Ok((h, mask))
+    }
+
+    /// Full-vocabulary logits at every position (for tests and the `logprobs` CLI).
+    ///
+    /// # Shapes
+    /// Returns `[batch, len, vocab]` f32.
+    pub fn logits(&self, batch: &Batch, use_adapters: bool) -> Result<Tensor> {
+        let (h, _) = self.inference_hidden(batch, use_adapters)?;
         Ok(h.f_linear::<&Tensor>(&self.lm_head, None)?
             .f_to_kind(Kind::Float)?)
     }
@@ -307,15 +317,8 @@ impl Model {
     /// # Shapes
     /// Returns `[batch, vocab]` f32.
     pub fn final_position_logits(&self, batch: &Batch, use_adapters: bool) -> Result<Tensor> {
-        let mode = Mode {
-            adapters: use_adapters,
-            train: false,
-        };
-        let ids = batch.input_ids().f_to_device(self.opts.device)?;
-        let mask = batch.attention_mask().f_to_device(self.opts.device)?;
-        let pos = batch.position_ids()?.f_to_device(self.opts.device)?;
-        let h = self.hidden_states(&ids, &pos, &mask, mode, None)?;
-        let (b, t) = (ids.size()[0], ids.size()[1]);
+        let (h, mask) = self.inference_hidden(batch, use_adapters)?;
+        let (b, t) = (mask.size()[0], mask.size()[1]);
         // The last position whose mask is 1, for left and right padding alike.
         let arange = Tensor::f_arange(t, (Kind::Int64, self.opts.device))?;
         let last = (mask.f_to_kind(Kind::Int64)? * arange.f_unsqueeze(0)?).f_argmax(1, false)?;
