@@ -46,6 +46,9 @@ struct Args {
     /// The reference's config/<model>/StepTool_ppo.json (ppo_kwargs, peft_kwargs).
     #[arg(long)]
     reference_config: Option<PathBuf>,
+    /// Value head to start from (safetensors, TRL names); default: freshly initialised.
+    #[arg(long)]
+    value_head: Option<PathBuf>,
     /// cpu or cuda:N.
     #[arg(long)]
     device: Option<String>,
@@ -118,6 +121,9 @@ fn main() -> anyhow::Result<()> {
     }
     if let Some(v) = a.reference_config {
         spec.reference_config = Some(v);
+    }
+    if let Some(v) = a.value_head {
+        spec.value_head = Some(v);
     }
     if let Some(v) = a.device {
         spec.device = v;
