@@ -8,13 +8,11 @@ CARGO ?= cargo
 
 .PHONY: run test lint fmt bench setup clean-venv
 
-## The main job: currently the data pipeline end to end on the TRL baseline fixture
-## (TSV -> reference-compatible token episodes).
+## The main job: offline StepTool PPO (examples/train_toolllama.rs) on its embedded default: a
+## tiny LLaMA and a BPE tokenizer built in code, real StepTool rows, a few PPO steps on the CPU;
+## metrics JSONL, a PNG plot and checkpoints under runs/<run-name>/.
 run:
-	$(WITH_TORCH) $(CARGO) run --release --bin steptool -- encode \
-		--data fixtures/trl-baseline/train.tsv \
-		--tokenizer fixtures/trl-baseline/tokenizer.json \
-		--mode reference-compat --max-context 1024
+	$(WITH_TORCH) $(CARGO) run --release --example train_toolllama
 
 ## Every test: unit, integration, examples, benches (in test mode) and doc tests.
 test:

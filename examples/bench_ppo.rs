@@ -6,7 +6,7 @@
 //! weighting).
 //!
 //! ```text
-//! cargo run --release --example bench_ppo -- --fixture ../shared/bench/trl-baseline/fixture --steps 5 --max-context 512
+//! cargo run --release --example bench_ppo -- --fixture fixtures/trl-baseline --steps 5 --max-context 512
 //! ```
 //!
 //! Flags as `bench_trl.py`: `--steps`, `--warmup`, `--max-context`, `--max-response`,
@@ -26,7 +26,7 @@ use steptool_ppo::{data::load_tsv, PpoConfig, PpoTrainer};
 struct Args {
     /// The TRL baseline fixture directory (config.json, model.safetensors, tokenizer.json,
     /// value_head.safetensors, train.tsv).
-    #[arg(long, default_value = "../shared/bench/trl-baseline/fixture")]
+    #[arg(long, default_value = "fixtures/trl-baseline")]
     fixture: PathBuf,
     /// Timed PPO steps (after --warmup).
     #[arg(long, default_value_t = 3)]
@@ -84,10 +84,7 @@ fn main() -> anyhow::Result<()> {
         },
         args.seed,
     )?;
-    steptool_ppo::app::load_value_head_any(
-        &mut model,
-        &args.fixture.join("value_head.safetensors"),
-    )?;
+    model.load_value_head(&args.fixture.join("value_head.safetensors"))?;
     let config = PpoConfig {
         estimator: Estimator::ReferenceCompat {
             weighting: RewardWeighting::Plain,

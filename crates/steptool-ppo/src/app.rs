@@ -307,7 +307,8 @@ pub fn run_training(mut spec: TrainSpec) -> Result<TrainSummary> {
     };
     model.attach_lora(spec.lora.clone(), spec.ppo.seed)?;
     match &spec.value_head {
-        Some(p) => load_value_head_any(&mut model, p)?,
+        // Either TRL name set (`v_head.summary.*` or `summary.*`) loads.
+        Some(p) => model.load_value_head(p)?,
         None => model.init_value_head(spec.ppo.seed)?,
     }
 
@@ -372,25 +373,4 @@ pub fn run_training(mut spec: TrainSpec) -> Result<TrainSummary> {
         plot,
         unknown_reference_keys: unknown,
     })
-}
-
-/// Loads a value head from a safetensors file named either as TRL's full model
-/// (`v_head.summary.weight/bias`) or as TRL's `v_head.state_dict()` (`summary.weight/bias`, what
-/// the TRL baseline fixture ships). The second form is renamed through a temporary file.
-pub fn load_value_head_any(model: &mut Model, path: &Path) -> Result<()> {
-    let tensors = tch::Tensor::read_safetensors(path)?;
-    let names: Vec<&str> = tensors.iter().map(|(n, _)| n.as_str()).collect();
-    if names.iter().all(|n| n.starts_with("summary.")) && !names.is_empty() {
-        let renamed: Vec<(String, tch::Tensor)> = tensors
-            .iter()
-            .map(|(n, t)| (format!("v_head.{n}"), t.shallow_clone()))
-            .collect();
-        let tmp =
-            std::env::temp_dir().join(format!("steptool-vhead-{}.safetensors", std::process::id()));
-        tch::Tensor::write_safetensors(&renamed, &tmp)?;
-        let r = model.load_value_head(&tmp);
-        let _ = std::fs::remove_file(&tmp);
-        return Ok(r?);
-    }
-    Ok(model.load_value_head(path)?)
 }
