@@ -15,6 +15,17 @@ use tch::Tensor;
 
 type R = Result<(), Box<dyn std::error::Error>>;
 
+/// The tests of this file run in parallel threads of one process and all seed libtorch's global
+/// generator (`model` below, and the trainer before each step): a concurrent `manual_seed` would
+/// give two "identical" models different weights. Each test holds this lock throughout.
+static GLOBAL_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    GLOBAL_RNG
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn model(seed: u64) -> Result<Model, Box<dyn std::error::Error>> {
     tch::manual_seed(seed as i64);
     let mut m = Model::random(testing::tiny_llama()?, LoadOptions::cpu())?;
@@ -62,6 +73,7 @@ fn snapshot(m: &Model) -> HashMap<String, Tensor> {
 
 #[test]
 fn first_step_has_zero_kl_and_unit_ratios() -> R {
+    let _serial = serial();
     let mut t = PpoTrainer::new(model(1)?, PpoConfig::default())?;
     let m = t.step(&episodes(8, 1))?;
     // LoRA B = 0 at init: the policy is the reference exactly, so Σ kl = 0 exactly.
@@ -81,6 +93,7 @@ fn first_step_has_zero_kl_and_unit_ratios() -> R {
 
 #[test]
 fn only_lora_and_value_head_change() -> R {
+    let _serial = serial();
     let mdl = model(2)?;
     let before = snapshot(&mdl);
     let cfg = PpoConfig {
@@ -115,6 +128,7 @@ fn only_lora_and_value_head_change() -> R {
 
 #[test]
 fn hand_checked_loss() -> R {
+    let _serial = serial();
     // one row, 3 positions, the last masked out
     let lp = Tensor::from_slice(&[-1.0f32, -2.0, -3.0]).view([1, 3]);
     let old = Tensor::from_slice(&[-1.0f32, -2.5, -3.0]).view([1, 3]);
@@ -190,6 +204,7 @@ fn hand_checked_loss() -> R {
 
 #[test]
 fn loss_improves_on_a_fixed_batch() -> R {
+    let _serial = serial();
     let cfg = PpoConfig {
         learning_rate: 3e-3,
         ..PpoConfig::default()
@@ -220,6 +235,7 @@ fn loss_improves_on_a_fixed_batch() -> R {
 
 #[test]
 fn left_and_right_padding_agree() -> R {
+    let _serial = serial();
     let mut ms = Vec::new();
     for side in [Side::Right, Side::Left] {
         let cfg = PpoConfig {
@@ -249,6 +265,7 @@ fn left_and_right_padding_agree() -> R {
 
 #[test]
 fn length_bucketing_pads_less() -> R {
+    let _serial = serial();
     let mut padded = Vec::new();
     for bucketing in [false, true] {
         let cfg = PpoConfig {
@@ -264,6 +281,7 @@ fn length_bucketing_pads_less() -> R {
 
 #[test]
 fn resume_equals_uninterrupted_run() -> R {
+    let _serial = serial();
     let data = episodes(16, 6);
     let cfg = PpoConfig {
         learning_rate: 1e-3,
@@ -311,6 +329,7 @@ fn resume_equals_uninterrupted_run() -> R {
 
 #[test]
 fn nonfinite_losses_skip_then_stop() -> R {
+    let _serial = serial();
     let mut data = episodes(8, 7);
     // a reward of 3e38: the returns overflow when squared, so the value loss is inf
     let mut r = data[0].step_rewards().to_vec();
@@ -340,6 +359,7 @@ fn nonfinite_losses_skip_then_stop() -> R {
 
 #[test]
 fn bad_batches_are_clear_errors() -> R {
+    let _serial = serial();
     let mut t = PpoTrainer::new(model(8)?, PpoConfig::default())?;
     let e = t
         .step(&episodes(3, 8))
@@ -360,6 +380,7 @@ fn bad_batches_are_clear_errors() -> R {
 
 #[test]
 fn reference_config_maps_field_by_field() -> R {
+    let _serial = serial();
     let v = serde_json::json!({
         "ppo_kwargs": {
             "learning_rate": 1e-5, "batch_size": 8, "mini_batch_size": 2, "gradient_accumulation_steps": 4,
@@ -402,6 +423,7 @@ fn reference_config_maps_field_by_field() -> R {
 
 #[test]
 fn checkpoint_config_mismatch_is_refused() -> R {
+    let _serial = serial();
     let dir = tempfile::tempdir()?;
     let t = PpoTrainer::new(model(9)?, PpoConfig::default())?;
     t.save_checkpoint(&dir.path().join("c"), serde_json::Value::Null)?;
@@ -423,6 +445,7 @@ fn checkpoint_config_mismatch_is_refused() -> R {
 
 #[test]
 fn final_reward_ablation_trains_only_the_final_action() -> R {
+    let _serial = serial();
     let cfg = PpoConfig {
         estimator: steptool_advantage::Estimator::FinalReward,
         ..PpoConfig::default()
@@ -438,6 +461,7 @@ fn final_reward_ablation_trains_only_the_final_action() -> R {
 
 #[test]
 fn without_intermediate_rewards_only_the_final_reward_matters() -> R {
+    let _serial = serial();
     let base = episodes(8, 11);
     let mut changed = base.clone();
     for e in &mut changed {
