@@ -35,6 +35,20 @@ pub enum Estimator {
 }
 
 impl Estimator {
+    /// Every estimator, `ReferenceCompat` with both weightings: for tests, sweeps and ablation
+    /// tables.
+    pub const ALL: [Estimator; 5] = [
+        Estimator::StepGae,
+        Estimator::TokenGae,
+        Estimator::FinalReward,
+        Estimator::ReferenceCompat {
+            weighting: RewardWeighting::Reference,
+        },
+        Estimator::ReferenceCompat {
+            weighting: RewardWeighting::Plain,
+        },
+    ];
+
     /// The name used on the command line (`step-gae`, `token-gae`, `final-reward`,
     /// `reference-compat`).
     pub fn name(&self) -> &'static str {

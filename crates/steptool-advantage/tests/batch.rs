@@ -46,24 +46,12 @@ fn batch() -> Vec<EpisodeInput> {
     ]
 }
 
-const ESTIMATORS: [Estimator; 5] = [
-    Estimator::StepGae,
-    Estimator::TokenGae,
-    Estimator::FinalReward,
-    Estimator::ReferenceCompat {
-        weighting: RewardWeighting::Reference,
-    },
-    Estimator::ReferenceCompat {
-        weighting: RewardWeighting::Plain,
-    },
-];
-
 /// One body over every estimator: shapes, masks, the return/advantage/value identity, the
 /// whitening contract and the diagnostics.
 #[test]
 fn every_estimator_on_the_same_batch() -> Result<()> {
     let episodes = batch();
-    for estimator in ESTIMATORS {
+    for estimator in Estimator::ALL {
         let config = AdvantageConfig {
             estimator,
             ..AdvantageConfig::default()

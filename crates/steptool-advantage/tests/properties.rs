@@ -54,18 +54,6 @@ fn kl_estimator() -> impl Strategy<Value = KlEstimator> {
     ]
 }
 
-const ESTIMATORS: [Estimator; 5] = [
-    Estimator::StepGae,
-    Estimator::TokenGae,
-    Estimator::FinalReward,
-    Estimator::ReferenceCompat {
-        weighting: RewardWeighting::Reference,
-    },
-    Estimator::ReferenceCompat {
-        weighting: RewardWeighting::Plain,
-    },
-];
-
 fn compute(
     config: AdvantageConfig,
     episodes: &[EpisodeInput],
@@ -192,7 +180,7 @@ proptest! {
         episodes in prop::collection::vec(episode(), 1..4), gamma in 0.0f64..=1.0,
         lam in 0.0f64..=1.0, kl in kl_estimator(), whiten in any::<bool>()
     ) {
-        for estimator in &ESTIMATORS[..3] {
+        for estimator in &Estimator::ALL[..3] {
             if whiten && trained(*estimator, &episodes) < 2 {
                 continue; // whitening needs two positions (tested in tests/batch.rs)
             }
@@ -216,7 +204,7 @@ proptest! {
         lam in 0.0f64..=1.0, kl in kl_estimator(), fill in -2.0f32..2.0
     ) {
         let longer = insert_observations(&ep, &inserts, fill);
-        for estimator in &ESTIMATORS[..3] {
+        for estimator in &Estimator::ALL[..3] {
             let whiten = trained(*estimator, std::slice::from_ref(&ep)) >= 2;
             let c = config(*estimator, gamma, lam, kl, whiten);
             let a = compute(c, std::slice::from_ref(&ep))?;
@@ -244,7 +232,7 @@ proptest! {
         gamma in 0.0f64..=1.0, lam in 0.0f64..=1.0, kl in kl_estimator()
     ) {
         let shuffled: Vec<EpisodeInput> = order.iter().map(|&i| episodes[i].clone()).collect();
-        for estimator in ESTIMATORS {
+        for estimator in Estimator::ALL {
             let c = config(estimator, gamma, lam, kl, true);
             let a = compute(c, &episodes)?;
             let b = compute(c, &shuffled)?;
