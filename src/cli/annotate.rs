@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use steptool::reward::{
     annotate_batch, reference, AnnotationCache, ApiKey, BatchOptions, CachedAnnotator, Endpoint,
-    HybridAnnotator, JudgeConfig, LlmJudgeAnnotator, RewardAnnotator, RuleAnnotator,
+    HybridAnnotator, JudgeConfig, LlmJudgeAnnotator, RetryPolicy, RewardAnnotator, RuleAnnotator,
 };
 
 /// Which annotator scores the steps.
@@ -41,8 +41,18 @@ pub struct Args {
     #[arg(long, default_value_t = JudgeConfig::default().model)]
     model: String,
     /// Environment variable holding the API key (never printed or written anywhere).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "api_key_file")]
     api_key_env: Option<String>,
+    /// File holding just the API key (never printed or written anywhere).
+    #[arg(long)]
+    api_key_file: Option<PathBuf>,
+    /// Whole-request timeout of the judge, in seconds.
+    #[arg(long, default_value_t = JudgeConfig::default().timeout_secs)]
+    timeout: f64,
+    /// Retries of a failed judge request (429, 5xx, timeout, connection error) after the
+    /// first, with exponential backoff; `Retry-After` is honoured.
+    #[arg(long, default_value_t = RetryPolicy::default().max_attempts - 1)]
+    retries: u32,
     /// Judge rounds per trajectory (K).
     #[arg(long, default_value_t = JudgeConfig::default().rounds)]
     rounds: usize,
@@ -107,15 +117,20 @@ fn judge(args: &Args) -> anyhow::Result<LlmJudgeAnnotator> {
         .endpoint
         .clone()
         .ok_or_else(|| anyhow::anyhow!("--annotator judge and hybrid need --endpoint URL"))?;
-    let key = args
-        .api_key_env
-        .as_deref()
-        .map(ApiKey::from_env)
-        .transpose()?;
+    let key = match (&args.api_key_env, &args.api_key_file) {
+        (Some(var), _) => Some(ApiKey::from_env(var)?),
+        (None, Some(path)) => Some(ApiKey::from_file(path)?),
+        (None, None) => None,
+    };
     let config = JudgeConfig {
         model: args.model.clone(),
         rounds: args.rounds,
         concurrency: args.concurrency,
+        timeout_secs: args.timeout,
+        retry: RetryPolicy {
+            max_attempts: args.retries.saturating_add(1),
+            ..RetryPolicy::default()
+        },
         ..JudgeConfig::default()
     };
     Ok(LlmJudgeAnnotator::new(

@@ -18,7 +18,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use steptool::model::{Batch, ForwardOptions, LoadOptions, Model, PaddingSide};
+use steptool::model::{load_options, Batch, ForwardOptions, Model, PaddingSide, Precision};
 use tch::{Device, Kind, Tensor};
 
 /// Arguments of `steptool logprobs`.
@@ -57,25 +57,9 @@ struct Output {
 
 /// Run `steptool logprobs`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let device = match args.device.as_str() {
-        "cpu" => Device::Cpu,
-        "cuda" => Device::Cuda(0),
-        other => match other.strip_prefix("cuda:").map(str::parse::<usize>) {
-            Some(Ok(i)) => Device::Cuda(i),
-            _ => anyhow::bail!("--device {other:?}: expected cpu, cuda or cuda:N"),
-        },
-    };
-    if device != Device::Cpu && !tch::Cuda::is_available() {
-        anyhow::bail!(
-            "--device {}: CUDA is not available on this machine",
-            args.device
-        );
-    }
-    let dtype = match args.dtype.as_str() {
-        "f32" => Kind::Float,
-        "bf16" => Kind::BFloat16,
-        other => anyhow::bail!("--dtype {other:?}: expected f32 or bf16"),
-    };
+    let precision: Precision = args.dtype.parse()?;
+    let options = load_options(&args.device, precision)?;
+    let device = options.device;
     let mut text = String::new();
     std::io::stdin()
         .read_to_string(&mut text)
@@ -89,11 +73,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         anyhow::bail!("stdin: input_ids[{i}] has fewer than 2 tokens (nothing to score)");
     }
 
-    let options = LoadOptions {
-        device,
-        dtype,
-        trainable_dtype: Kind::Float,
-    };
     let (mut model, _report) = Model::from_pretrained(&args.model, options)?;
     let vocab = model.config().vocab_size();
     if let Some((i, t)) = input

@@ -9,8 +9,12 @@ mod annotate;
 mod build_tsv;
 mod encode;
 mod eval;
+mod generate;
+mod import_gguf;
 mod logprobs;
+mod report;
 mod rollout;
+mod run_args;
 mod train;
 
 /// StepTool: step-grained reinforcement learning for multi-step tool use.
@@ -33,11 +37,17 @@ enum Command {
     Eval(eval::Args),
     /// Encode a StepTool training TSV into token-level episodes (one JSON object per row).
     Encode(encode::Args),
+    /// Generate text from a model directory (plain prompts or chat messages).
+    Generate(generate::Args),
+    /// Import a llama.cpp GGUF file into a Hugging Face checkpoint directory.
+    ImportGguf(import_gguf::Args),
     /// Per-token log-probs, values and last-position logits of a model (JSON stdin -> stdout).
     Logprobs(logprobs::Args),
+    /// The paper's Table 3 (pass rate ± std, recall, error types) from pass-rate result files.
+    Report(report::Args),
     /// Roll out an agent on an environment's tasks (CoT or DFSDT) into JSONL trajectories.
     Rollout(rollout::Args),
-    /// Offline StepTool PPO from a JSON spec (no --config: the embedded CPU demo).
+    /// StepTool PPO from a JSON spec and flags (no spec, no model: the embedded CPU demo).
     Train(train::Args),
 }
 
@@ -49,7 +59,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::BuildTsv(args) => build_tsv::run(args),
         Command::Encode(args) => encode::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Generate(args) => generate::run(args),
+        Command::ImportGguf(args) => import_gguf::run(args),
         Command::Logprobs(args) => logprobs::run(args),
+        Command::Report(args) => report::run(args),
         Command::Rollout(args) => rollout::run(args),
         Command::Train(args) => train::run(args),
     }

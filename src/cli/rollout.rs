@@ -43,6 +43,17 @@ enum AgentKind {
     Random,
     /// A model served by an OpenAI-compatible completions server (vLLM, SGLang).
     Openai,
+    /// Our policy: a model directory (`--model DIR`, optionally `--adapter`), generating
+    /// batched on this machine; records carry the token-level trace (ids, spans, log-probs).
+    Policy,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum SplitArg {
+    /// Training tasks (no held-out tool combinations).
+    Train,
+    /// Test tasks (held-out tool combinations included).
+    Test,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -80,9 +91,46 @@ pub struct Args {
     /// OpenAI-compatible base URL (agent openai), e.g. http://localhost:8000/v1.
     #[arg(long)]
     endpoint: Option<String>,
-    /// Served model name (agent openai).
+    /// Served model name (agent openai), or the model directory (agent policy).
     #[arg(long)]
     model: Option<String>,
+    /// A LoRA adapter (agent policy): a PEFT directory, a checkpoint bundle, or a run
+    /// directory / `checkpoints/latest` (its newest bundle).
+    #[arg(long)]
+    adapter: Option<PathBuf>,
+    /// Value head safetensors (agent policy; loaded with the adapter, not used for sampling).
+    #[arg(long)]
+    value_head: Option<PathBuf>,
+    /// Sampling temperature (agent policy); 0 is greedy.
+    #[arg(long, default_value_t = 0.0)]
+    temperature: f64,
+    /// Nucleus probability (agent policy).
+    #[arg(long, default_value_t = 1.0)]
+    top_p: f64,
+    /// Conversations generated together in one batch (agent policy).
+    #[arg(long, default_value_t = 8)]
+    batch: usize,
+    /// Most tokens per assistant turn (agent policy).
+    #[arg(long, default_value_t = 256)]
+    max_new_tokens: usize,
+    /// Most tokens per conversation (agent policy).
+    #[arg(long, default_value_t = 4096)]
+    max_total_tokens: usize,
+    /// `cpu`, `cuda` or `cuda:N` (agent policy).
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Which synthetic tasks: the train or the test split.
+    #[arg(long, value_enum, default_value = "test")]
+    split: SplitArg,
+    /// Environment variable holding the API key (agent openai; never printed or written).
+    #[arg(long)]
+    api_key_env: Option<String>,
+    /// Request timeout in seconds (agent openai).
+    #[arg(long, default_value_t = 300.0)]
+    timeout: f64,
+    /// Retries of a failed request after the first (agent openai), 15 s apart as the reference.
+    #[arg(long, default_value_t = 5)]
+    retries: usize,
     /// Prompt format (agent openai): toolllama, qwen2 or llama3.
     #[arg(long, default_value = "toolllama")]
     chat_format: ChatFormat,
@@ -133,14 +181,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 )
             })?;
             let bench = Arc::new(SyntheticBenchmark::new(SyntheticConfig::default())?);
-            let tasks = bench.tasks(Split::Test, n, args.seed)?;
+            let split = match args.split {
+                SplitArg::Train => Split::Train,
+                SplitArg::Test => Split::Test,
+            };
+            let tasks = bench.tasks(split, n, args.seed)?;
+            let env = SyntheticEnv::new(bench, SyntheticEnvConfig::default());
             let agent: Box<dyn Agent> = match args.agent {
                 AgentKind::Expert => Box::new(ExpertAgent::new(&tasks)),
                 AgentKind::Noisy => Box::new(NoisyExpertAgent::new(&tasks, args.noise, args.seed)?),
                 AgentKind::Random => Box::new(RandomAgent::new(args.seed)),
                 AgentKind::Openai => Box::new(openai_agent(&args)?),
+                AgentKind::Policy => return roll_policy(&env, &tasks, &config, &args),
             };
-            let env = SyntheticEnv::new(bench, SyntheticEnvConfig::default());
             roll(&env, &tasks, agent.as_ref(), &config, &args)
         }
         EnvKind::Stabletoolbench => {
@@ -157,6 +210,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let agent: Box<dyn Agent> = match args.agent {
                 AgentKind::Openai => Box::new(openai_agent(&args)?),
                 AgentKind::Random => Box::new(RandomAgent::new(args.seed)),
+                AgentKind::Policy => return roll_policy(&env, &tasks, &config, &args),
                 AgentKind::Expert | AgentKind::Noisy => {
                     anyhow::bail!(
                         "--agent expert/noisy need ground truth: use them with --env synthetic"
@@ -177,11 +231,71 @@ fn openai_agent(args: &Args) -> anyhow::Result<OpenAiAgent> {
         .model
         .clone()
         .context("--agent openai needs --model NAME")?;
-    Ok(OpenAiAgent::new(OpenAiAgentConfig::new(
-        endpoint,
-        model,
-        args.chat_format,
-    ))?)
+    let api_key = args
+        .api_key_env
+        .as_deref()
+        .map(steptool::env::openai::ApiKey::from_env)
+        .transpose()?;
+    Ok(OpenAiAgent::new(OpenAiAgentConfig {
+        api_key,
+        timeout_secs: args.timeout,
+        attempts: args.retries.saturating_add(1),
+        ..OpenAiAgentConfig::new(endpoint, model, args.chat_format)
+    })?)
+}
+
+/// The policy agent: load the model (and adapter), roll out batched, write records with traces.
+fn roll_policy<E>(
+    env: &E,
+    tasks: &[E::Task],
+    config: &RolloutConfig,
+    args: &Args,
+) -> anyhow::Result<ExitCode>
+where
+    E: Environment + Sync,
+    E::Task: Sync,
+{
+    use steptool::model::{load_options, Model, Precision};
+    use steptool::ppo::online::{policy_rollouts, PolicySampling, Renderer};
+    let dir = PathBuf::from(
+        args.model
+            .clone()
+            .context("--agent policy needs --model DIR (an HF model directory)")?,
+    );
+    let (mut model, _) = Model::from_pretrained(&dir, load_options(&args.device, Precision::F32)?)?;
+    if let Some(a) = &args.adapter {
+        let adapter = steptool::ppo::checkpoint::adapter_dir(a)?;
+        model.load_adapter(&adapter)?;
+    }
+    if let Some(v) = &args.value_head {
+        model.load_value_head(v)?;
+    }
+    let tpath = dir.join("tokenizer.json");
+    let tokenizer = tokenizers::Tokenizer::from_file(&tpath)
+        .map_err(|e| anyhow::anyhow!("loading tokenizer {}: {e}", tpath.display()))?;
+    let bos = match args.chat_format {
+        ChatFormat::Qwen2 => None,
+        _ => model.config().bos_token_id().map(|b| b as u32),
+    };
+    let renderer = Renderer::new(args.chat_format, tokenizer, bos);
+    let sampling = PolicySampling {
+        temperature: args.temperature,
+        top_p: args.top_p,
+        max_new_tokens: args.max_new_tokens,
+        max_total_tokens: args.max_total_tokens,
+        batch: args.batch,
+        seed: args.seed,
+    };
+    let (summary, stats) = policy_rollouts(&model, &renderer, &sampling, env, tasks, config, true)?;
+    eprintln!(
+        "policy: {} turns, {} tokens generated in {:.1} s ({:.0} tokens/s, {} batches)",
+        stats.turns,
+        stats.generated_tokens,
+        stats.wall_seconds,
+        stats.tokens_per_s(),
+        stats.batches
+    );
+    report(summary, config, args)
 }
 
 fn roll<E: Environment + Sync>(
@@ -191,7 +305,14 @@ fn roll<E: Environment + Sync>(
     config: &RolloutConfig,
     args: &Args,
 ) -> anyhow::Result<ExitCode> {
-    let summary = run_many(env, tasks, agent, config, true)?;
+    report(run_many(env, tasks, agent, config, true)?, config, args)
+}
+
+fn report(
+    summary: steptool::env::rollout::RolloutSummary,
+    config: &RolloutConfig,
+    args: &Args,
+) -> anyhow::Result<ExitCode> {
     write_records(&args.out, &summary.records)?;
     if let Some(path) = &args.converted {
         write_converted_answers(path, &summary.records)?;

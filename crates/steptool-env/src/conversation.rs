@@ -105,6 +105,41 @@ impl Message {
 /// The ReAct text of one assistant turn (formats.md §3.4, `react_deparser`).
 pub use steptool_mdp::chat::react_text;
 
+/// The messages an open-model prompt renders (formats.md §5.4), as chat-format messages: the
+/// system prompt gets the output-format instruction and `str(functions)` appended
+/// (`process_system_message`) when `functions` is not empty; DFSDT diversity prompts marked
+/// invalid are dropped unless `render_invalid` (the reference's wrappers render them).
+/// The OpenAI agent and the policy agent render prompts through this one function.
+pub fn chat_messages(
+    messages: &[Message],
+    functions: &[Value],
+    render_invalid: bool,
+) -> Vec<steptool_mdp::Message> {
+    let inner: Vec<Value> = functions
+        .iter()
+        .map(|f| f.get("function").cloned().unwrap_or_else(|| f.clone()))
+        .collect();
+    messages
+        .iter()
+        .filter(|m| m.valid || render_invalid)
+        .map(|m| chat_message(m, &inner))
+        .collect()
+}
+
+/// One message of [`chat_messages`] (`inner`: the function dicts without their wrapper).
+pub fn chat_message(m: &Message, inner: &[Value]) -> steptool_mdp::Message {
+    use steptool_mdp::chat::system_prompt::process_system_message;
+    match (m.role, &m.tool_call) {
+        (Role::System, _) if !inner.is_empty() => {
+            steptool_mdp::Message::new(Role::System, process_system_message(&m.content, inner))
+        }
+        (Role::Assistant, Some(call)) => {
+            steptool_mdp::Message::assistant_call(m.content.clone(), call.clone())
+        }
+        (role, _) => steptool_mdp::Message::new(role, m.content.clone()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -63,6 +63,10 @@ pub enum Error {
         #[source]
         source: Box<ureq::Error>,
     },
+    /// An error of the OpenAI-compatible client (a key that cannot be read, a client setting
+    /// out of range, a request that failed); its messages never hold a key.
+    #[error(transparent)]
+    Llm(#[from] steptool_llm::Error),
     /// A rollout of one task failed.
     #[error("task {task}: {source}")]
     Task {

@@ -61,7 +61,7 @@ pub mod pyjson;
 mod tool;
 
 pub use agent::{Agent, AgentRequest, AgentTurn};
-pub use conversation::{react_text, Message, Role};
+pub use conversation::{chat_message, chat_messages, react_text, Message, Role};
 pub use env::{
     is_finish_call, no_such_function, reference_finish, system_prompt, task_description,
     user_prompt, Context, Environment, FinishOutcome, StatusCode, StepStatus, Transition,

@@ -8,13 +8,24 @@
 //!                   truncate_prompt_tokens 7100, [logprobs 1, return_tokens_as_token_ids]}──▶
 //!   choices[0].text ──parse_react (never fails)──▶ AgentTurn { thought, call, token ids, log-probs }
 //! ```
+//!
+//! Requests go through steptool-llm's [`Client`]: the key is an [`ApiKey`] (never printed or
+//! serialised), `attempts` and `retry_wait_secs` become a fixed-wait [`RetryPolicy`] (a
+//! `Retry-After` header is honoured), and a 4xx other than 429 fails at once. An answer
+//! without `choices[0].text` (or without the requested token information) is asked again
+//! within the same attempts.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use steptool_llm::{Client, ClientOptions, Endpoint, RetryPolicy, COMPLETIONS};
 use steptool_mdp::chat::system_prompt::process_system_message;
 use steptool_mdp::{parse_react, ChatFormat};
+
+/// The API key type of every config of this crate (steptool-llm's): `Debug` and `Serialize`
+/// print `<redacted>`.
+pub use steptool_llm::ApiKey;
 
 use crate::agent::{Agent, AgentRequest, AgentTurn};
 use crate::conversation::Role;
@@ -30,9 +41,9 @@ pub struct OpenAiAgentConfig {
     pub model: String,
     /// How messages become a prompt (required): `toolllama`, `qwen2` or `llama3`.
     pub chat_format: ChatFormat,
-    /// Bearer token, if the server wants one. Default none.
+    /// Bearer token, if the server wants one. Default none. Serialised as `"<redacted>"`.
     #[serde(default)]
-    pub api_key: Option<String>,
+    pub api_key: Option<ApiKey>,
     /// Sampling temperature. Default 0.
     #[serde(default)]
     pub temperature: f64,
@@ -139,23 +150,46 @@ impl OpenAiAgentConfig {
         }
         Ok(())
     }
+
+    /// The client this config describes (validated first).
+    pub fn client(&self) -> Result<Client> {
+        self.validate()?;
+        let attempts = u32::try_from(self.attempts)
+            .map_err(|_| Error::config("attempts", format!("{} is too many", self.attempts)))?;
+        Ok(Client::single(
+            Endpoint::new(self.base_url.clone(), self.api_key.clone()),
+            ClientOptions {
+                timeout: Duration::from_secs_f64(self.timeout_secs),
+                connect_timeout: None,
+                retry: RetryPolicy::fixed(attempts, Duration::from_secs_f64(self.retry_wait_secs)),
+                concurrency: None,
+            },
+        )?)
+    }
 }
 
 /// An agent served by an OpenAI-compatible completions endpoint.
 #[derive(Debug, Clone)]
 pub struct OpenAiAgent {
     config: OpenAiAgentConfig,
-    http: ureq::Agent,
+    client: Client,
 }
 
 impl OpenAiAgent {
     /// An agent from a validated config.
     pub fn new(config: OpenAiAgentConfig) -> Result<Self> {
-        config.validate()?;
-        let http = ureq::AgentBuilder::new()
-            .timeout(Duration::from_secs_f64(config.timeout_secs))
-            .build();
-        Ok(Self { config, http })
+        let client = config.client()?;
+        Ok(Self { config, client })
+    }
+
+    /// The config.
+    pub fn config(&self) -> &OpenAiAgentConfig {
+        &self.config
+    }
+
+    /// The HTTP client (its counters cover every request this agent and its clones sent).
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 
     /// The prompt the reference's open-model wrapper sends for this request.
@@ -228,27 +262,6 @@ impl OpenAiAgent {
         }
         body
     }
-
-    fn attempt(&self, body: &Value) -> std::result::Result<Value, String> {
-        let url = format!("{}/completions", self.config.base_url.trim_end_matches('/'));
-        let mut req = self.http.post(&url);
-        if let Some(key) = &self.config.api_key {
-            req = req.set("Authorization", &format!("Bearer {key}"));
-        }
-        match req.send_json(body.clone()) {
-            Ok(resp) => resp
-                .into_json::<Value>()
-                .map_err(|e| format!("{url}: response is not JSON: {e}")),
-            Err(ureq::Error::Status(code, resp)) => {
-                let text = resp.into_string().unwrap_or_default();
-                Err(format!(
-                    "{url}: HTTP {code}: {}",
-                    text.chars().take(300).collect::<String>()
-                ))
-            }
-            Err(ureq::Error::Transport(t)) => Err(format!("{url}: {t}")),
-        }
-    }
 }
 
 fn parse_choice(v: &Value, token_info: bool) -> std::result::Result<AgentTurn, String> {
@@ -305,25 +318,20 @@ fn parse_choice(v: &Value, token_info: bool) -> std::result::Result<AgentTurn, S
 impl Agent for OpenAiAgent {
     fn act(&self, request: &AgentRequest<'_>) -> Result<AgentTurn> {
         let body = self.body(request, self.render(request));
-        let mut last = String::new();
-        for k in 0..self.config.attempts {
-            if k > 0 {
-                std::thread::sleep(Duration::from_secs_f64(self.config.retry_wait_secs));
-            }
-            match self
-                .attempt(&body)
-                .and_then(|v| parse_choice(&v, self.config.token_info))
-            {
-                Ok(turn) => return Ok(turn),
-                Err(e) => {
-                    tracing::warn!(task = request.task_id, attempt = k + 1, error = %e, "completion failed");
-                    last = e;
-                }
+        let token_info = self.config.token_info;
+        match self
+            .client
+            .post_json_with(COMPLETIONS, &body, |v| parse_choice(v, token_info))
+        {
+            Ok(reply) => Ok(reply.value),
+            // The client's message is redacted; it is quoted once, here.
+            Err(e) => {
+                tracing::warn!(task = request.task_id, error = %e, "completion failed");
+                Err(Error::Agent {
+                    task: request.task_id.to_owned(),
+                    message: format!("{} attempts failed; last: {e}", e.attempts().unwrap_or(0)),
+                })
             }
         }
-        Err(Error::Agent {
-            task: request.task_id.to_owned(),
-            message: format!("{} attempts failed; last: {last}", self.config.attempts),
-        })
     }
 }

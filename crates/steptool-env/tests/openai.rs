@@ -226,3 +226,79 @@ fn drives_a_rollout() -> Result<()> {
         .contains("Task description: You should use functions"));
     Ok(())
 }
+
+const KEY: &str = "sk-agent-leak-test-7";
+
+fn assert_clean(what: &str, text: &str) {
+    assert!(
+        !text.contains(KEY) && !text.contains("sk-agent-leak") && !text.contains("Bearer"),
+        "{what} leaks the key: {text}"
+    );
+}
+
+#[test]
+fn the_key_is_never_printed_serialised_or_echoed_into_errors() -> Result<()> {
+    use steptool_env::openai::ApiKey;
+    use steptool_llm::testing::{LoopbackServer, Reply};
+
+    // Configs and the agent.
+    let key = ApiKey::new(KEY)?;
+    let with_key = OpenAiAgentConfig {
+        api_key: Some(key.clone()),
+        ..config("http://127.0.0.1:9/virtual")
+    };
+    let written = serde_json::to_string(&with_key).map_err(|e| Error::json("config", e))?;
+    assert_clean("the written config", &written);
+    assert!(written.contains("\"api_key\":\"<redacted>\""), "{written}");
+    assert_clean("the config", &format!("{with_key:?}"));
+    assert_clean("the agent", &format!("{:?}", OpenAiAgent::new(with_key)?));
+    // A config read from JSON takes the key; one with a line break in the key is rejected.
+    let read: OpenAiAgentConfig = serde_json::from_value(serde_json::json!({
+        "base_url": "http://h/v1", "model": "m", "chat_format": "qwen2", "api_key": KEY}))
+    .map_err(|e| Error::json("config", e))?;
+    assert_eq!(read.api_key, Some(key.clone()));
+    let bad = serde_json::from_value::<OpenAiAgentConfig>(serde_json::json!({
+        "base_url": "http://h/v1", "model": "m", "chat_format": "qwen2",
+        "api_key": format!("{KEY}\r\nX: y")}));
+    assert_clean("the CR/LF error", &format!("{:?}", bad.err()));
+
+    // A server echoing the request headers in a 200 body that is not JSON, on both attempts.
+    let server = common::io(
+        LoopbackServer::start(vec![Reply::EchoHeaders, Reply::EchoHeaders]),
+        "server",
+    )?;
+    let agent = OpenAiAgent::new(OpenAiAgentConfig {
+        api_key: Some(key),
+        ..config(&format!("{}/virtual", server.url().trim_end_matches("/v1")))
+    })?;
+    let messages = vec![Message::system("S"), Message::user("U")];
+    let err = agent
+        .act(&AgentRequest {
+            task_id: "q-echo",
+            sample: 0,
+            messages: &messages,
+            functions: &[],
+        })
+        .err();
+    let received = server.finish();
+    assert_eq!(received.len(), 2);
+    assert_eq!(
+        received[0].header("authorization"),
+        Some(format!("Bearer {KEY}"))
+    );
+    assert!(received[0].head.starts_with("POST /v1/completions "));
+    let text = format!(
+        "{err:?} {}",
+        err.as_ref()
+            .map(|e| format!("{e} {e:#}"))
+            .unwrap_or_default()
+    );
+    assert!(
+        text.contains("2 attempts failed") && text.contains("not JSON"),
+        "{text}"
+    );
+    assert!(text.contains("<redacted>"), "{text}");
+    assert_clean("the error", &text);
+    assert_eq!(agent.client().counts().requests, 2);
+    Ok(())
+}

@@ -497,3 +497,74 @@ fn misses_are_simulated_with_the_server_prompt() -> Result<()> {
     assert!(user.ends_with("\nAPI Input:{'name': 'ronaldo'}\n"));
     Ok(())
 }
+
+const KEY: &str = "sk-simulator-leak-test-5";
+
+fn assert_clean(what: &str, text: &str) {
+    assert!(
+        !text.contains(KEY) && !text.contains("sk-simulator-leak") && !text.contains("Bearer"),
+        "{what} leaks the key: {text}"
+    );
+}
+
+#[test]
+fn the_simulator_key_is_never_printed_serialised_or_echoed_into_errors() -> Result<()> {
+    use steptool_env::openai::ApiKey;
+    use steptool_env::stb::{simulate, SimulatorConfig};
+    use steptool_llm::testing::{LoopbackServer, Reply};
+
+    let key = ApiKey::new(KEY)?;
+    let dir = tmp()?;
+    let (tools, _, _) = fixture(dir.path())?;
+    let sim = SimulatorConfig {
+        api_key: Some(key.clone()),
+        ..SimulatorConfig::new("http://127.0.0.1:9/v1", "sim")
+    };
+    let stb = StbConfig {
+        simulator: Some(sim.clone()),
+        ..StbConfig::new(tools)
+    };
+    for (what, text) in [
+        ("simulator config", serde_json::to_string(&sim)),
+        ("stb config", serde_json::to_string(&stb)),
+    ] {
+        let text = text.map_err(|e| Error::json(what, e))?;
+        assert_clean(what, &text);
+        assert!(text.contains("<redacted>"), "{text}");
+    }
+    assert_clean("the config", &format!("{stb:?}"));
+    assert_clean("the environment", &format!("{:?}", StbEnv::new(stb)?));
+
+    // A simulator echoing the request headers in a non-JSON 200 body, then in a 401 body.
+    let echo_401 = Reply::Json(401, vec![], format!("{{\"error\": \"bad key {KEY}\"}}"));
+    let server = io(
+        LoopbackServer::start(vec![Reply::EchoHeaders, echo_401]),
+        "server",
+    )?;
+    let sim = SimulatorConfig {
+        api_key: Some(key),
+        ..SimulatorConfig::new(server.url(), "sim")
+    };
+    let client = sim.client()?;
+    for needle in ["not JSON", "HTTP 401"] {
+        let err = simulate(&client, &sim, "API Input:{}").err();
+        let text = format!(
+            "{err:?} {}",
+            err.as_ref()
+                .map(|e| format!("{e} {e:#}"))
+                .unwrap_or_default()
+        );
+        assert!(
+            text.contains(needle) && text.contains("<redacted>"),
+            "{text}"
+        );
+        assert_clean("the error", &text);
+    }
+    let received = server.finish();
+    assert_eq!(received.len(), 2);
+    assert_eq!(
+        received[0].header("authorization"),
+        Some(format!("Bearer {KEY}"))
+    );
+    Ok(())
+}

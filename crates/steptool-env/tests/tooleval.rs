@@ -213,3 +213,84 @@ fn ties_are_broken_by_select_better_answer() -> Result<()> {
     assert_eq!(q0, Some(expected));
     Ok(())
 }
+
+const KEY: &str = "sk-tooleval-leak-test-3";
+
+fn assert_clean(what: &str, text: &str) {
+    assert!(
+        !text.contains(KEY) && !text.contains("sk-tooleval-leak") && !text.contains("Bearer"),
+        "{what} leaks the key: {text}"
+    );
+}
+
+#[test]
+fn the_key_is_never_printed_serialised_or_echoed_into_errors() -> Result<()> {
+    use steptool_env::openai::ApiKey;
+    use steptool_llm::testing::{LoopbackServer, Reply};
+
+    let key = ApiKey::new(KEY)?;
+    let config = LlmJudgeConfig {
+        api_key: Some(key.clone()),
+        ..LlmJudgeConfig::new("http://127.0.0.1:9/v1", "j")
+    };
+    let written = serde_json::to_string(&config).map_err(|e| Error::json("config", e))?;
+    assert_clean("the written config", &written);
+    assert!(written.contains("<redacted>"), "{written}");
+    assert_clean("the config", &format!("{config:?}"));
+    assert_clean(
+        "the judge",
+        &format!("{:?}", ToolEvalJudge::new(templates()?, config)?),
+    );
+
+    // Echoed headers: in a non-JSON body, inside the tool call's arguments, in a 401 body.
+    let echo_401 = Reply::Json(
+        401,
+        vec![],
+        format!("{{\"error\": \"Incorrect API key {KEY}\"}}"),
+    );
+    for (replies, needle) in [
+        (vec![Reply::EchoHeaders, Reply::EchoHeaders], "not JSON"),
+        (
+            vec![
+                Reply::EchoHeadersInToolCall("check_answer_status".into()),
+                Reply::EchoHeadersInToolCall("check_answer_status".into()),
+            ],
+            "arguments are not JSON",
+        ),
+        (vec![echo_401], "HTTP 401"),
+    ] {
+        let expected = replies.len();
+        let server = io(LoopbackServer::start(replies), "server")?;
+        let judge = ToolEvalJudge::new(
+            templates()?,
+            LlmJudgeConfig {
+                api_key: Some(key.clone()),
+                retry_wait_secs: 0.0,
+                attempts: 2,
+                ..LlmJudgeConfig::new(server.url(), "j")
+            },
+        )?;
+        let input = JudgeInput {
+            query_id: "echo",
+            query: "Q",
+            finish_arguments: Some("{}"),
+            reference_answer: None,
+            converted_answer: None,
+        };
+        let err = judge.judge(&input, 0).err();
+        // A 401 is not retried.
+        assert_eq!(server.finish().len(), expected);
+        let text = format!(
+            "{err:?} {}",
+            err.as_ref()
+                .map(|e| format!("{e} {e:#}"))
+                .unwrap_or_default()
+        );
+        assert!(
+            text.contains("query echo") && text.contains(needle),
+            "{text}"
+        );
+        assert_clean("the error", &text);
+    }
+    Ok(())
+}

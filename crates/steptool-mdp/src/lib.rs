@@ -32,6 +32,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod atomic;
 pub mod chat;
 mod encoder;
 mod episode;
@@ -42,6 +43,7 @@ pub mod pylit;
 mod react;
 mod sample;
 mod status;
+mod trace;
 mod trajectory;
 
 pub use chat::{ChatFormat, HfChatTemplate, Message, Role};
@@ -51,6 +53,7 @@ pub use error::{Error, Location, Result};
 pub use react::{parse_react, parse_react_strict, parse_tool_calls_message, ParsedTurn};
 pub use sample::StepSample;
 pub use status::AnswerStatus;
+pub use trace::TokenTrace;
 pub use trajectory::{
     Action, Finish, ReturnType, Step, ToolCall, ToolSchema, Trajectory, FINISH_TOOL,
 };

@@ -7,7 +7,15 @@
 //!
 //! Each generated token's log-prob is recorded under the model's **unmodified** distribution
 //! (softmax of the raw logits, temperature 1, no top-k/top-p truncation): the same quantity the
-//! training forward computes, so the PPO ratio is exactly 1 before the first update.
+//! training forward computes, so the PPO ratio is exactly 1 before the first update. With
+//! [`GenerationConfig::tempered_logprobs`] it is recorded under the distribution actually sampled
+//! from, `softmax(logits / T)` (still without top-k/top-p truncation), which is what an on-policy
+//! trainer that scores with the same temperature needs (verl's convention: the trainer divides
+//! its logits by the rollout temperature, `ForwardOptions::temperature`).
+//!
+//! [`Model::generate_rows`] gives every row its own seed and token budget, so a row's sample
+//! depends only on its own request, whatever else is in the batch (up to float rounding of the
+//! padded batch).
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -91,6 +99,10 @@ pub struct GenerationConfig {
     /// Id used for left padding (any valid id: it is masked).
     #[serde(default)]
     pub pad_token_id: Option<i64>,
+    /// Record log-probs under `softmax(logits / T)` of the sampling rule's temperature instead
+    /// of the raw distribution (see the module docs).
+    #[serde(default)]
+    pub tempered_logprobs: bool,
 }
 
 impl Default for GenerationConfig {
@@ -105,6 +117,7 @@ impl Default for GenerationConfig {
             use_cache: true,
             use_adapters: true,
             pad_token_id: None,
+            tempered_logprobs: false,
         }
     }
 }
@@ -169,6 +182,44 @@ pub struct Generation {
     pub logprobs: Vec<f32>,
     /// Why generation stopped.
     pub finish_reason: FinishReason,
+}
+
+impl Sampling {
+    /// The temperature the rule samples at (1 for greedy).
+    pub fn temperature(&self) -> f64 {
+        match *self {
+            Sampling::ArgMax => 1.0,
+            Sampling::Temperature { temperature }
+            | Sampling::TopK { temperature, .. }
+            | Sampling::TopP { temperature, .. } => temperature,
+        }
+    }
+}
+
+/// The sampler state of a batch: one generator for all rows, or one per row.
+enum Rngs {
+    Shared(Box<StdRng>),
+    PerRow(Vec<StdRng>),
+}
+
+impl Rngs {
+    fn row(&mut self, r: usize) -> &mut StdRng {
+        match self {
+            Rngs::Shared(g) => g,
+            Rngs::PerRow(v) => &mut v[r],
+        }
+    }
+}
+
+/// One row of [`Model::generate_rows`]: a prompt with its own seed and token budget.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowRequest {
+    /// Prompt token ids (at least one).
+    pub prompt: Vec<i64>,
+    /// Seed of this row's sampler.
+    pub seed: u64,
+    /// Most tokens generated for this row (1 ..= the config's `max_new_tokens`).
+    pub max_new_tokens: usize,
 }
 
 /// Turns ids into text, for stop strings (implemented by the tokenizer wrapper upstream).
@@ -267,9 +318,48 @@ impl Model {
     ///
     /// Rows stop independently on a stop token, a stop string or `max_new_tokens`; the batch
     /// stops when every row has. `decoder` is required when `cfg.stop_strings` is not empty.
+    /// All rows draw from one generator seeded with `cfg.seed`.
     pub fn generate(
         &self,
         prompts: &[Vec<i64>],
+        cfg: &GenerationConfig,
+        decoder: Option<&dyn TokenDecoder>,
+    ) -> Result<Vec<Generation>> {
+        let limits = vec![cfg.max_new_tokens; prompts.len()];
+        let mut rngs = Rngs::Shared(Box::new(StdRng::seed_from_u64(cfg.seed)));
+        self.generate_impl(prompts, &limits, &mut rngs, cfg, decoder)
+    }
+
+    /// [`Model::generate`] where every row has its own seed and budget (`cfg.seed` and
+    /// `cfg.max_new_tokens` are not used for the rows; a row budget above `cfg.max_new_tokens`
+    /// is an error).
+    pub fn generate_rows(
+        &self,
+        rows: &[RowRequest],
+        cfg: &GenerationConfig,
+        decoder: Option<&dyn TokenDecoder>,
+    ) -> Result<Vec<Generation>> {
+        if let Some((i, r)) = rows
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.max_new_tokens == 0 || r.max_new_tokens > cfg.max_new_tokens)
+        {
+            return Err(Error::Input(format!(
+                "row {i}: max_new_tokens {} outside [1, {}]",
+                r.max_new_tokens, cfg.max_new_tokens
+            )));
+        }
+        let prompts: Vec<Vec<i64>> = rows.iter().map(|r| r.prompt.clone()).collect();
+        let limits: Vec<usize> = rows.iter().map(|r| r.max_new_tokens).collect();
+        let mut rngs = Rngs::PerRow(rows.iter().map(|r| StdRng::seed_from_u64(r.seed)).collect());
+        self.generate_impl(&prompts, &limits, &mut rngs, cfg, decoder)
+    }
+
+    fn generate_impl(
+        &self,
+        prompts: &[Vec<i64>],
+        limits: &[usize],
+        rngs: &mut Rngs,
         cfg: &GenerationConfig,
         decoder: Option<&dyn TokenDecoder>,
     ) -> Result<Vec<Generation>> {
@@ -303,7 +393,11 @@ impl Model {
             train: false,
         };
         let n = prompts.len();
-        let mut rng = StdRng::seed_from_u64(cfg.seed);
+        let score_t = if cfg.tempered_logprobs {
+            cfg.sampling.temperature()
+        } else {
+            1.0
+        };
         let mut out: Vec<Generation> = (0..n)
             .map(|_| Generation {
                 tokens: Vec::new(),
@@ -312,6 +406,7 @@ impl Model {
             })
             .collect();
         let mut done = vec![false; n];
+        let longest = limits.iter().copied().max().unwrap_or(0);
         let mut ids = batch.input_ids().shallow_clone();
         let mut mask = batch.attention_mask().shallow_clone();
         let mut cache = KvCache::new(self.layers.len());
@@ -321,15 +416,23 @@ impl Model {
         } else {
             self.hidden_states(&ids, &pos, &mask, mode, None)?
         };
-        for step in 0..cfg.max_new_tokens {
+        for step in 0..longest {
             let logits = self.last_logits(&hidden)?;
             let mut next = vec![pad; n];
             for r in 0..n {
                 if done[r] {
                     continue;
                 }
-                let tok = choose(&logits[r], cfg.sampling, &mut rng);
-                let lp = log_softmax(&logits[r])[tok];
+                let tok = choose(&logits[r], cfg.sampling, rngs.row(r));
+                let lp = if score_t == 1.0 {
+                    log_softmax(&logits[r])[tok]
+                } else {
+                    let scaled: Vec<f32> = logits[r]
+                        .iter()
+                        .map(|&x| (x as f64 / score_t) as f32)
+                        .collect();
+                    log_softmax(&scaled)[tok]
+                };
                 let tok = tok as i64;
                 next[r] = tok;
                 let g = &mut out[r];
@@ -345,8 +448,11 @@ impl Model {
                         done[r] = true;
                     }
                 }
+                if !done[r] && g.tokens.len() >= limits[r] {
+                    done[r] = true;
+                }
             }
-            if done.iter().all(|&d| d) || step + 1 == cfg.max_new_tokens {
+            if done.iter().all(|&d| d) || step + 1 == longest {
                 break;
             }
             let new = Tensor::f_from_slice(&next)?

@@ -54,8 +54,10 @@
 //! ```
 
 pub mod config;
+pub mod device;
 mod error;
 pub mod generate;
+pub mod gguf;
 pub mod lora;
 pub mod model;
 pub mod policy;
@@ -64,8 +66,11 @@ pub mod testing;
 pub mod weights;
 
 pub use config::{CheckpointDtype, IntOrList, ModelConfig, ModelType, RawConfig, RopeScaling};
+pub use device::{load_options, parse_device, Precision};
 pub use error::{Error, Result};
-pub use generate::{FinishReason, Generation, GenerationConfig, Sampling, TokenDecoder};
+pub use generate::{
+    FinishReason, Generation, GenerationConfig, RowRequest, Sampling, TokenDecoder,
+};
 pub use lora::LoraConfig;
 pub use model::{KvCache, LoadOptions, Model};
 pub use policy::{Batch, ForwardOptions, PaddingSide, PolicyModel, PolicyOutput};

@@ -148,6 +148,9 @@ pub struct ForwardOptions {
     pub values: bool,
     /// Positions per LM-head chunk. Default 512.
     pub chunk_tokens: i64,
+    /// Log-probs and entropy of `softmax(logits / temperature)`: an on-policy trainer scores
+    /// with the rollout's sampling temperature (verl's convention). Default 1.
+    pub temperature: f64,
 }
 
 impl Default for ForwardOptions {
@@ -158,6 +161,7 @@ impl Default for ForwardOptions {
             checkpoint: false,
             values: true,
             chunk_tokens: 512,
+            temperature: 1.0,
         }
     }
 }
@@ -190,6 +194,7 @@ pub(crate) fn chunked_logprobs(
     lm_head: &Tensor,
     targets: &Tensor,
     chunk: i64,
+    temperature: f64,
 ) -> Result<(Tensor, Tensor)> {
     let n = hidden.size()[0];
     let chunk = chunk.max(1);
@@ -199,9 +204,12 @@ pub(crate) fn chunked_logprobs(
     while start < n {
         let len = chunk.min(n - start);
         let h = hidden.f_narrow(0, start, len)?;
-        let logits = h
+        let mut logits = h
             .f_linear::<&Tensor>(lm_head, None)?
             .f_to_kind(Kind::Float)?;
+        if temperature != 1.0 {
+            logits = logits.f_div_scalar(temperature)?;
+        }
         let lse = logits.f_logsumexp(-1, false)?;
         let tgt = targets.f_narrow(0, start, len)?.f_unsqueeze(1)?;
         let picked = logits.f_gather(1, &tgt, false)?.f_squeeze_dim(1)?;
@@ -258,7 +266,19 @@ impl Model {
         let hs = self.config.hidden_size;
         let h_in = hidden.f_narrow(1, 0, t - 1)?.f_reshape([b * (t - 1), hs])?;
         let targets = ids.f_narrow(1, 1, t - 1)?.f_reshape([b * (t - 1)])?;
-        let (lp, ent) = chunked_logprobs(&h_in, &self.lm_head, &targets, opts.chunk_tokens)?;
+        if !(opts.temperature > 0.0 && opts.temperature.is_finite()) {
+            return Err(Error::Input(format!(
+                "temperature must be finite and > 0, got {}",
+                opts.temperature
+            )));
+        }
+        let (lp, ent) = chunked_logprobs(
+            &h_in,
+            &self.lm_head,
+            &targets,
+            opts.chunk_tokens,
+            opts.temperature,
+        )?;
         let values = if opts.values {
             let (w, bias) = self
                 .value_head

@@ -330,7 +330,7 @@ pub fn write_safetensors(tensors: &[(String, Tensor)], path: &Path) -> Result<()
         t.f_copy_data_u8(&mut data, numel)?;
         raws.push((name.clone(), Raw { dtype, shape, data }));
     }
-    let tmp = path.with_extension("safetensors.tmp");
+    let tmp = steptool_mdp::atomic::temp_sibling(path);
     // transformers refuses safetensors files without `format: pt` metadata.
     let metadata = Some(HashMap::from([("format".to_string(), "pt".to_string())]));
     safetensors::serialize_to_file(raws.iter().map(|(n, r)| (n.as_str(), r)), &metadata, &tmp)
@@ -346,12 +346,7 @@ pub fn write_safetensors(tensors: &[(String, Tensor)], path: &Path) -> Result<()
 
 /// Writes `text` to `path` atomically.
 pub(crate) fn write_text(path: &Path, text: &str) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).map_err(|source| Error::Io {
-        path: tmp.clone(),
-        source,
-    })?;
-    std::fs::rename(&tmp, path).map_err(|source| Error::Io {
+    steptool_mdp::atomic::write_atomic(path, text).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
     })

@@ -1,6 +1,10 @@
 //! The crate's error type.
+//!
+//! Each cause is printed once: a variant that wraps another error either is `transparent` or
+//! names only its own context (`reading {path}`) and leaves the cause to `source()`, so
+//! `{err:#}` (anyhow) prints the chain without repeats.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Errors of `steptool-ppo`. Each names the file, field, step or episode concerned.
 #[derive(Debug, thiserror::Error)]
@@ -18,35 +22,25 @@ pub enum Error {
     #[error("input: {0}")]
     Input(String),
     /// The model failed.
-    #[error("model: {source}")]
-    Model {
-        /// The cause.
-        #[from]
-        source: steptool_model::Error,
-    },
+    #[error(transparent)]
+    Model(#[from] steptool_model::Error),
     /// Advantage computation failed.
-    #[error("advantages: {source}")]
-    Advantage {
-        /// The cause.
-        #[from]
-        source: steptool_advantage::Error,
-    },
+    #[error(transparent)]
+    Advantage(#[from] steptool_advantage::Error),
     /// Data loading or encoding failed.
-    #[error("data: {source}")]
-    Data {
-        /// The cause.
-        #[from]
-        source: steptool_mdp::Error,
-    },
+    #[error(transparent)]
+    Data(#[from] steptool_mdp::Error),
+    /// The environment or a rollout failed.
+    #[error(transparent)]
+    Env(#[from] steptool_env::Error),
+    /// Reward annotation failed.
+    #[error(transparent)]
+    Reward(#[from] steptool_reward::Error),
     /// A libtorch operation failed.
-    #[error("torch: {source}")]
-    Torch {
-        /// The cause.
-        #[from]
-        source: tch::TchError,
-    },
+    #[error("libtorch")]
+    Torch(#[from] tch::TchError),
     /// Reading or writing a file failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -55,7 +49,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A JSON file is malformed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Json {
         /// The file.
         path: PathBuf,
@@ -81,6 +75,28 @@ pub enum Error {
         /// What was non-finite.
         detail: String,
     },
+}
+
+impl Error {
+    /// An I/O error on `path`, for `map_err(Error::io(path))`.
+    pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.to_path_buf();
+        move |source| Error::Io { path, source }
+    }
+
+    /// A JSON error on `path`, for `map_err(Error::json(path))`.
+    pub fn json(path: &Path) -> impl FnOnce(serde_json::Error) -> Error {
+        let path = path.to_path_buf();
+        move |source| Error::Json { path, source }
+    }
+
+    /// A config error on `field`.
+    pub fn config(field: impl Into<String>, message: impl Into<String>) -> Error {
+        Error::Config {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
 }
 
 /// `Result` with this crate's [`Error`].

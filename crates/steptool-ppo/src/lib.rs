@@ -45,18 +45,18 @@
 //! The doc example above needs the `test-utils` feature of `steptool-model` (tiny configs).
 //! See `docs/ppo.md` for the config, estimators, ablations, resuming and the 7B GPU setting.
 
-pub mod adamw;
-pub mod app;
-pub mod config;
-pub mod data;
+pub mod common;
+pub mod embedded;
 mod error;
-pub mod kl;
-pub mod loss;
-pub mod metrics;
-pub mod run;
-pub mod trainer;
+pub mod online;
+pub mod ppo;
 
-pub use config::{KlControl, LrSchedule, OldLogprobs, PpoConfig, ReferenceConfig, Side};
+// The modules at their earlier paths (`steptool_ppo::trainer::PpoTrainer`, …).
+pub use common::{adamw, checkpoint, metrics, plot, progress, schedule};
+pub use ppo::{app, config, data, kl, loss, run, trainer};
+
+pub use common::schedule::LrSchedule;
+pub use config::{KlControl, OldLogprobs, PpoConfig, ReferenceConfig, Side};
 pub use error::{Error, Result};
 pub use kl::KlController;
 pub use loss::{ppo_loss, LossInputs, LossOutput, LossParams};

@@ -79,23 +79,21 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
-    /// An API key that could not be read (the key itself is never part of a message).
-    #[error("API key: {0}")]
-    ApiKey(String),
-    /// The endpoint failed on every attempt (HTTP error status, timeout, connection error).
-    #[error("trajectory {trajectory}: judge request failed after {attempts} attempt(s); last error from {endpoint}: {message}")]
+    /// An error of the HTTP client (an API key or endpoint pool that cannot be read, a client
+    /// setting out of range). Messages never hold a key.
+    #[error(transparent)]
+    Llm(#[from] steptool_llm::Error),
+    /// The endpoint failed on every attempt (HTTP error status, timeout, connection error), or
+    /// at once with a 4xx other than 429. The client's error is quoted in the message (it has
+    /// no cause of its own to print twice) and kept in `llm`.
+    #[error("trajectory {trajectory}: judge request failed after {attempts} attempt(s): {llm}")]
     Http {
         /// The trajectory (query id, or `<no id>`).
         trajectory: String,
         /// Requests sent for this answer.
         attempts: u32,
-        /// The endpoint of the last attempt.
-        endpoint: String,
-        /// The last error (status and body excerpt, or transport error).
-        message: String,
-        /// The transport error of the last attempt, when there was one.
-        #[source]
-        source: Option<Box<ureq::Transport>>,
+        /// The client's error (URL, status, redacted body excerpt or transport error).
+        llm: Box<steptool_llm::Error>,
     },
     /// The judge answered, but never with a valid answer within the allowed attempts.
     #[error("trajectory {trajectory}, round {round}: no valid judge answer after {attempts} attempt(s); last problem: {message}")]

@@ -45,6 +45,11 @@
 //!   round), keyed by content hashes of the trajectory and the annotator's fingerprint, so a
 //!   killed run resumes where it stopped and a re-run replays the same answers.
 //!
+//! - **One HTTP client.** The judge's requests go through steptool-llm's `Client` (endpoint
+//!   pool, retries, concurrency limit, redaction of every quoted answer); [`ApiKey`],
+//!   [`Endpoint`] and [`RetryPolicy`] are re-exported from there, so a key is never printed,
+//!   serialised or echoed into an error.
+//!
 //! See `docs/reward.md` for annotating with a judge (vLLM or a hosted API), resuming, and
 //! plugging in a custom annotator.
 

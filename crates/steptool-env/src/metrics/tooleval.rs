@@ -6,12 +6,18 @@
 //! `parse_answer_status(query, answer = json.dumps(converted answer))`. Each call sends one user
 //! message (the function's template, Python `str.format`-filled) and forces the function with
 //! `tools` + `tool_choice`; the status is read from the call's `answer_status` argument.
+//!
+//! Requests go through steptool-llm's [`Client`] (key as [`ApiKey`], `attempts` and
+//! `retry_wait_secs` as a fixed-wait [`RetryPolicy`], `Retry-After` honoured, a 4xx other than
+//! 429 fails at once); an answer without a usable tool call is asked again within the same
+//! attempts, and the last problem, redacted, ends in the error.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use steptool_llm::{ApiKey, Client, ClientOptions, Endpoint, RetryPolicy, CHAT_COMPLETIONS};
 
 use super::{AnswerJudge, AnswerStatus, JudgeInput};
 use crate::error::{Error, Result};
@@ -133,9 +139,9 @@ pub struct LlmJudgeConfig {
     pub base_url: String,
     /// Model (the paper: `gpt-4-turbo-2024-04-09`) (required).
     pub model: String,
-    /// Bearer token. Default none.
+    /// Bearer token. Default none. Serialised as `"<redacted>"`.
     #[serde(default)]
-    pub api_key: Option<String>,
+    pub api_key: Option<ApiKey>,
     /// `max_tokens`. Default 1000.
     #[serde(default = "d_max_tokens")]
     pub max_tokens: usize,
@@ -183,7 +189,7 @@ impl LlmJudgeConfig {
 pub struct ToolEvalJudge {
     templates: ToolEvalTemplates,
     config: LlmJudgeConfig,
-    http: ureq::Agent,
+    client: Client,
 }
 
 impl ToolEvalJudge {
@@ -201,14 +207,41 @@ impl ToolEvalJudge {
                 "need at least one attempt and a positive timeout",
             ));
         }
-        let http = ureq::AgentBuilder::new()
-            .timeout(Duration::from_secs_f64(config.timeout_secs))
-            .build();
+        if !(config.retry_wait_secs.is_finite() && config.retry_wait_secs >= 0.0) {
+            return Err(Error::config(
+                "retry_wait_secs",
+                format!("{} is not a duration", config.retry_wait_secs),
+            ));
+        }
+        let attempts = u32::try_from(config.attempts)
+            .map_err(|_| Error::config("attempts", format!("{} is too many", config.attempts)))?;
+        let client = Client::single(
+            Endpoint::new(config.base_url.clone(), config.api_key.clone()),
+            ClientOptions {
+                timeout: Duration::from_secs_f64(config.timeout_secs),
+                connect_timeout: None,
+                retry: RetryPolicy::fixed(
+                    attempts,
+                    Duration::from_secs_f64(config.retry_wait_secs),
+                ),
+                concurrency: None,
+            },
+        )?;
         Ok(Self {
             templates,
             config,
-            http,
+            client,
         })
+    }
+
+    /// The config.
+    pub fn config(&self) -> &LlmJudgeConfig {
+        &self.config
+    }
+
+    /// The HTTP client (its counters cover every request this judge and its clones sent).
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 
     /// Call `function` with the filled prompt; `parse` turns the forced call's arguments into
@@ -235,26 +268,8 @@ impl ToolEvalJudge {
             "max_tokens": self.config.max_tokens,
             "temperature": 0,
         });
-        let url = format!(
-            "{}/chat/completions",
-            self.config.base_url.trim_end_matches('/')
-        );
-        let mut last = String::new();
-        for k in 0..self.config.attempts {
-            if k > 0 {
-                std::thread::sleep(Duration::from_secs_f64(self.config.retry_wait_secs));
-            }
-            let mut req = self.http.post(&url);
-            if let Some(key) = &self.config.api_key {
-                req = req.set("Authorization", &format!("Bearer {key}"));
-            }
-            let parsed = match req.send_json(body.clone()) {
-                Ok(resp) => resp
-                    .into_json::<Value>()
-                    .map_err(|e| format!("response is not JSON: {e}")),
-                Err(e) => Err(e.to_string()),
-            }
-            .and_then(|v| {
+        self.client
+            .post_json_with(CHAT_COMPLETIONS, &body, |v| {
                 let args = v
                     .pointer("/choices/0/message/tool_calls/0/function/arguments")
                     .and_then(Value::as_str)
@@ -262,16 +277,15 @@ impl ToolEvalJudge {
                 let args: Value = serde_json::from_str(args)
                     .map_err(|e| format!("tool call arguments are not JSON: {e}"))?;
                 parse(&args)
-            });
-            match parsed {
-                Ok(s) => return Ok(s),
-                Err(e) => last = e,
-            }
-        }
-        Err(Error::data(
-            format!("{ctx}, {function}"),
-            format!("{} attempts failed; last: {last}", self.config.attempts),
-        ))
+            })
+            .map(|reply| reply.value)
+            // The client's message is redacted; it is quoted once, here.
+            .map_err(|e| {
+                Error::data(
+                    format!("{ctx}, {function}"),
+                    format!("{} attempts failed; last: {e}", e.attempts().unwrap_or(0)),
+                )
+            })
     }
 
     fn status(&self, function: &str, query: &str, answer: &str, ctx: &str) -> Result<AnswerStatus> {

@@ -172,6 +172,10 @@ pub struct RolloutRecord {
     /// Agent errors turned into pruned nodes ([`AgentErrors::Prune`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub agent_errors: Vec<String>,
+    /// The output chain at token level, as the policy read and wrote it (filled by the policy
+    /// agent's rollouts; `None` for agents that do not sample tokens themselves).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<steptool_mdp::TokenTrace>,
 }
 
 impl RolloutRecord {
@@ -286,6 +290,7 @@ impl Chain {
             messages: self.messages,
             context: context.clone(),
             agent_errors: Vec::new(),
+            trace: None,
         })
     }
 }

@@ -129,6 +129,7 @@ pub struct StbEnv {
     tools: ToolsFolder,
     cache: Option<ResponseCache>,
     http: ureq::Agent,
+    simulator: Option<steptool_llm::Client>,
     functions: Vec<StbFunction>,
     skipped: Vec<String>,
     steps: usize,
@@ -143,10 +144,16 @@ impl StbEnv {
         let http = ureq::AgentBuilder::new()
             .timeout(Duration::from_secs_f64(config.timeout_secs))
             .build();
+        let simulator = config
+            .simulator
+            .as_ref()
+            .map(SimulatorConfig::client)
+            .transpose()?;
         Ok(Self {
             tools: ToolsFolder::new(&config.tools_dir),
             cache: config.cache_dir.as_ref().map(ResponseCache::new),
             http,
+            simulator,
             config,
             functions: Vec::new(),
             skipped: Vec::new(),
@@ -211,7 +218,7 @@ impl StbEnv {
             )))
         };
         let Some(url) = &self.config.server_url else {
-            let Some(sim) = &self.config.simulator else {
+            let (Some(sim), Some(client)) = (&self.config.simulator, &self.simulator) else {
                 return http_500();
             };
             let doc = self
@@ -221,11 +228,7 @@ impl StbEnv {
                 Some(cache) => cache.items(&path)?,
                 None => Vec::new(),
             };
-            return match simulate(
-                &self.http,
-                sim,
-                &simulator_user_prompt(&doc, &items, &input),
-            ) {
+            return match simulate(client, sim, &simulator_user_prompt(&doc, &items, &input)) {
                 Ok(v) => Ok(Ok(v)),
                 Err(e) => {
                     tracing::warn!(error = %e, "simulator failed");

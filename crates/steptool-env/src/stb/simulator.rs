@@ -1,9 +1,13 @@
 //! The StableToolBench server's simulation of a missing response with an LLM
 //! (`fake_response_function_chat`, formats.md §4.2 step 7), over any OpenAI-compatible
-//! chat-completions endpoint.
+//! chat-completions endpoint, through steptool-llm's [`Client`] (key as [`ApiKey`], one
+//! request per try as the server, which does not retry HTTP failures).
+
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use steptool_llm::{ApiKey, Client, ClientOptions, Endpoint, RetryPolicy, CHAT_COMPLETIONS};
 use steptool_mdp::pylit::PyValue;
 
 use crate::error::{Error, Result};
@@ -19,9 +23,9 @@ pub struct SimulatorConfig {
     pub base_url: String,
     /// Model (the server's default: `gpt-4-turbo-preview`) (required).
     pub model: String,
-    /// Bearer token. Default none.
+    /// Bearer token. Default none. Serialised as `"<redacted>"`.
     #[serde(default)]
-    pub api_key: Option<String>,
+    pub api_key: Option<ApiKey>,
     /// Temperature. Default 0.
     #[serde(default)]
     pub temperature: f64,
@@ -44,6 +48,25 @@ impl SimulatorConfig {
             temperature: 0.0,
             timeout_secs: d_timeout(),
         }
+    }
+
+    /// The client this config describes: one request per try, `timeout_secs` each.
+    pub fn client(&self) -> Result<Client> {
+        if !(self.timeout_secs.is_finite() && self.timeout_secs > 0.0) {
+            return Err(Error::config(
+                "simulator.timeout_secs",
+                format!("{} is not a positive number of seconds", self.timeout_secs),
+            ));
+        }
+        Ok(Client::single(
+            Endpoint::new(self.base_url.clone(), self.api_key.clone()),
+            ClientOptions {
+                timeout: Duration::from_secs_f64(self.timeout_secs),
+                connect_timeout: None,
+                retry: RetryPolicy::none(),
+                concurrency: None,
+            },
+        )?)
     }
 }
 
@@ -80,11 +103,11 @@ pub fn simulator_user_prompt(
     )
 }
 
-/// Ask the simulator; up to 3 tries for a JSON answer (```` ```json ```` fences removed), else
-/// the server's `{"error": "Failed to generate fake response", "response": ""}`. A transport or
-/// HTTP failure is an error (the server would answer HTTP 500).
-pub fn simulate(http: &ureq::Agent, config: &SimulatorConfig, user_prompt: &str) -> Result<Value> {
-    let url = format!("{}/chat/completions", config.base_url.trim_end_matches('/'));
+/// Ask the simulator through `client` (from [`SimulatorConfig::client`]); up to 3 tries for a
+/// JSON answer (```` ```json ```` fences removed), else the server's
+/// `{"error": "Failed to generate fake response", "response": ""}`. A transport or HTTP
+/// failure is an error (the server would answer HTTP 500).
+pub fn simulate(client: &Client, config: &SimulatorConfig, user_prompt: &str) -> Result<Value> {
     let body = json!({
         "model": config.model,
         "messages": [{"role": "system", "content": SIMULATOR_SYSTEM_PROMPT}, {"role": "user", "content": user_prompt}],
@@ -93,24 +116,13 @@ pub fn simulate(http: &ureq::Agent, config: &SimulatorConfig, user_prompt: &str)
         "response_format": {"type": "json_object"},
     });
     for _ in 0..3 {
-        let mut req = http.post(&url);
-        if let Some(key) = &config.api_key {
-            req = req.set("Authorization", &format!("Bearer {key}"));
-        }
-        let resp: Value = req
-            .send_json(body.clone())
-            .map_err(|e| Error::Http {
-                url: url.clone(),
-                source: Box::new(e),
-            })?
-            .into_json()
-            .map_err(|e| Error::io(&url, e))?;
+        let resp = client.post_json(CHAT_COMPLETIONS, &body)?;
         let mut text = resp
             .pointer("/choices/0/message/content")
             .and_then(Value::as_str)
             .ok_or_else(|| {
                 Error::data(
-                    &url,
+                    format!("simulator {}", config.base_url),
                     "no choices[0].message.content in the simulator's response",
                 )
             })?

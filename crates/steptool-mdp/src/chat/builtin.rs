@@ -219,31 +219,44 @@ impl ChatFormat {
     /// opening of the next assistant turn. Assistant turns with a call are rendered with
     /// [`Message::model_text`]; tool messages take the `function` role.
     pub fn render_prompt(self, messages: &[Message]) -> String {
-        let mut out = String::new();
-        for m in messages {
-            let text = m.model_text();
-            match self {
-                Self::ToolLlama => {
-                    let role = match m.role {
-                        Role::System => "System",
-                        Role::User => "User",
-                        Role::Assistant => "Assistant",
-                        Role::Tool => "Function",
-                    };
-                    out.push_str(&format!("{role}: {text}\n"));
-                }
-                Self::Qwen2 => out.push_str(&format!(
-                    "<|im_start|>{}\n{text}<|im_end|>\n",
-                    reference_role(m.role)
-                )),
-                Self::Llama31 => out.push_str(&format!(
-                    "<|start_header_id|>{}<|end_header_id|>\n\n{text}<|eot_id|>",
-                    reference_role(m.role)
-                )),
-            }
-        }
+        let mut out: String = messages.iter().map(|m| self.render_message(m)).collect();
         out.push_str(self.generation_prompt());
         out
+    }
+
+    /// One message of [`ChatFormat::render_prompt`], with its role header and end-of-turn
+    /// marker: the unit a rollout tokenises between generated turns.
+    pub fn render_message(self, m: &Message) -> String {
+        let text = m.model_text();
+        match self {
+            Self::ToolLlama => {
+                let role = match m.role {
+                    Role::System => "System",
+                    Role::User => "User",
+                    Role::Assistant => "Assistant",
+                    Role::Tool => "Function",
+                };
+                format!("{role}: {text}\n")
+            }
+            Self::Qwen2 => format!("<|im_start|>{}\n{text}<|im_end|>\n", reference_role(m.role)),
+            Self::Llama31 => format!(
+                "<|start_header_id|>{}<|end_header_id|>\n\n{text}<|eot_id|>",
+                reference_role(m.role)
+            ),
+        }
+    }
+
+    /// What closes a generated assistant turn before the next message: the separator after
+    /// the end-of-turn marker when the model emitted it (`ended`), the marker and the separator
+    /// when generation stopped otherwise (a stop string, the length limit).
+    pub fn close_generated_turn(self, ended: bool) -> &'static str {
+        match (self, ended) {
+            (Self::ToolLlama, true) | (Self::Qwen2, true) => "\n",
+            (Self::Llama31, true) => "",
+            (Self::ToolLlama, false) => "</s>\n",
+            (Self::Qwen2, false) => "<|im_end|>\n",
+            (Self::Llama31, false) => "<|eot_id|>",
+        }
     }
 
     /// The opening of an assistant turn, appended after the last message.

@@ -17,10 +17,14 @@
 //!   connections) are retried with exponential backoff and jitter ([`RetryPolicy`]), each retry
 //!   on the next endpoint of the pool;
 //! - a concurrency limit bounds the requests in flight over all threads;
+//! - the HTTP part is steptool-llm's [`steptool_llm::Client`]: keys are [`ApiKey`]s (never
+//!   printed or serialised), and every message quoting an answer (a body that is not JSON,
+//!   arguments that are not JSON, an out-of-range value) goes through the client's
+//!   [`steptool_llm::Redactor`], so a server that echoes the request headers cannot put the key
+//!   into an error or a log line;
 //! - with [`LlmJudgeAnnotator::with_cache`], each round is stored (fsync'd) as soon as it is
 //!   answered, together with the raw answer, so a killed run loses nothing.
 
-mod client;
 pub mod prompt;
 
 use std::sync::Arc;
@@ -30,7 +34,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use steptool_mdp::Trajectory;
 
-pub use client::{ApiKey, Endpoint, RetryPolicy};
+pub use steptool_llm::{ApiKey, Endpoint, RetryPolicy};
+use steptool_llm::{Client, ClientOptions, Redactor, CHAT_COMPLETIONS};
 
 use crate::annotation::{
     AnswerStatus, Provenance, RewardAnnotator, RoundScores, StepAnnotation, Usage,
@@ -38,7 +43,6 @@ use crate::annotation::{
 use crate::cache::AnnotationCache;
 use crate::error::{trajectory_label, Error, Result};
 use crate::hash::{sha256_hex, sha256_parts, trajectory_hash};
-use client::{Timeouts, Transport};
 
 /// Settings of the judge. Every field has a default; unknown fields are rejected.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -110,7 +114,7 @@ pub struct LlmJudgeAnnotator {
     template: String,
     schema: Value,
     prompt_hash: String,
-    transport: Transport,
+    client: Client,
     cache: Option<Arc<AnnotationCache>>,
 }
 
@@ -142,10 +146,21 @@ impl LlmJudgeAnnotator {
                 ))
             }
         };
-        let timeouts = Timeouts {
-            connect: secs("connect_timeout_secs", config.connect_timeout_secs)?,
-            request: secs("timeout_secs", config.timeout_secs)?,
+        let options = ClientOptions {
+            timeout: secs("timeout_secs", config.timeout_secs)?,
+            connect_timeout: Some(secs("connect_timeout_secs", config.connect_timeout_secs)?),
+            retry: config.retry.clone(),
+            concurrency: Some(config.concurrency),
         };
+        if config.concurrency == 0 {
+            return Err(Error::config("concurrency", "must be at least 1"));
+        }
+        if endpoints.is_empty() {
+            return Err(Error::config(
+                "endpoints",
+                "at least one endpoint is needed",
+            ));
+        }
         let template = match &config.template {
             Some(t) => t.clone(),
             None => prompt::reference_template()?,
@@ -157,18 +172,13 @@ impl LlmJudgeAnnotator {
         )?;
         let schema = prompt::reference_schema()?;
         let prompt_hash = sha256_parts(&[template.as_bytes(), schema.to_string().as_bytes()]);
-        let transport = Transport::new(
-            endpoints,
-            config.retry.clone(),
-            timeouts,
-            config.concurrency,
-        )?;
+        let client = Client::new(endpoints, options)?;
         Ok(Self {
             config,
             template,
             schema,
             prompt_hash,
-            transport,
+            client,
             cache: None,
         })
     }
@@ -186,7 +196,12 @@ impl LlmJudgeAnnotator {
 
     /// The endpoints, in round-robin order.
     pub fn endpoints(&self) -> &[Endpoint] {
-        self.transport.endpoints()
+        self.client.endpoints()
+    }
+
+    /// The HTTP client (its counters cover every request this judge sent).
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 
     /// The request body for `trajectory` (what is sent for every round).
@@ -232,8 +247,18 @@ impl LlmJudgeAnnotator {
         let n_mid = trajectory.intermediate_steps().len();
         let mut invalid = 0u32;
         loop {
-            let text = self.transport.post(body, &label, usage)?;
-            match parse_answer(&text, n_mid) {
+            let reply = self
+                .client
+                .post_text(CHAT_COMPLETIONS, body)
+                .map_err(|e| Error::Http {
+                    trajectory: label.clone(),
+                    attempts: e.attempts().unwrap_or(0),
+                    llm: Box::new(e),
+                })?;
+            usage.requests += u64::from(reply.requests);
+            usage.retries += u64::from(reply.retries);
+            let redactor = self.client.redactor();
+            match parse_answer(&reply.value, n_mid, redactor) {
                 Ok(answer) => {
                     usage.prompt_tokens += answer.prompt_tokens;
                     usage.completion_tokens += answer.completion_tokens;
@@ -246,7 +271,9 @@ impl LlmJudgeAnnotator {
                         completion_tokens: answer.completion_tokens,
                     });
                 }
-                Err(problem) => {
+                Err(mut problem) => {
+                    // Values quoted from the answer may echo the request: one redaction point.
+                    problem.message = redactor.redact(&problem.message);
                     usage.prompt_tokens += problem.prompt_tokens;
                     usage.completion_tokens += problem.completion_tokens;
                     invalid += 1;
@@ -323,7 +350,13 @@ struct Problem {
 }
 
 /// Parse and validate a chat-completions response body against `n_mid` intermediate steps.
-fn parse_answer(body: &str, n_mid: usize) -> std::result::Result<Answer, Problem> {
+/// Excerpts of the body are redacted by `redactor` before they are cut.
+fn parse_answer(
+    body: &str,
+    n_mid: usize,
+    redactor: &Redactor,
+) -> std::result::Result<Answer, Problem> {
+    let excerpt = |text: &str| redactor.excerpt(text, 200);
     let problem = |message: String, (p, c): (u64, u64)| Problem {
         message,
         prompt_tokens: p,
@@ -436,14 +469,6 @@ fn parse_answer(body: &str, n_mid: usize) -> std::result::Result<Answer, Problem
     })
 }
 
-fn excerpt(text: &str) -> String {
-    let mut s: String = text.chars().take(200).collect();
-    if text.chars().nth(200).is_some() {
-        s.push('…');
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -459,6 +484,7 @@ mod tests {
                 r#"{"succeed_tool_calling": [1, 0], "contribution_to_final_answer": [4, 2.5], "final_answer_status": "Solved"}"#,
             ),
             2,
+            &Redactor::default(),
         );
         let ok = ok.map_err(|p| p.message);
         assert!(
@@ -497,12 +523,15 @@ mod tests {
             ),
             (r#"{"succeed_tool_calling": [1, 0"#, 2, "not JSON"),
         ] {
-            match parse_answer(&body(args), n) {
+            match parse_answer(&body(args), n, &Redactor::default()) {
                 Ok(_) => panic!("accepted {args}"),
                 Err(p) => assert!(p.message.contains(needle), "{args}: {}", p.message),
             }
         }
-        assert!(parse_answer("<html>", 0).is_err());
-        assert!(parse_answer(r#"{"choices": [{"message": {"content": "hi"}}]}"#, 0).is_err());
+        let none = Redactor::default();
+        assert!(parse_answer("<html>", 0, &none).is_err());
+        assert!(
+            parse_answer(r#"{"choices": [{"message": {"content": "hi"}}]}"#, 0, &none).is_err()
+        );
     }
 }

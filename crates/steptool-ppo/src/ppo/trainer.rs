@@ -1,6 +1,6 @@
 //! [`PpoTrainer`]: one PPO step on a batch of token-level episodes, checkpoints, resume.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use rand::seq::SliceRandom;
@@ -13,6 +13,7 @@ use steptool_model::{Batch, ForwardOptions, PolicyModel};
 use tch::{Device, Tensor};
 
 use crate::adamw::AdamW;
+use crate::checkpoint::{self, ADAPTER, OPTIMIZER, TRAINER_STATE, VALUE_HEAD};
 use crate::config::{OldLogprobs, PpoConfig};
 use crate::error::{Error, Result};
 use crate::kl::KlController;
@@ -170,11 +171,6 @@ impl<M: PolicyModel> std::fmt::Debug for PpoTrainer<M> {
             .finish_non_exhaustive()
     }
 }
-
-const TRAINER_STATE: &str = "trainer_state.json";
-const OPTIMIZER: &str = "optimizer.pt";
-const VALUE_HEAD: &str = "value_head.safetensors";
-const ADAPTER: &str = "adapter";
 
 impl<M: PolicyModel> PpoTrainer<M> {
     /// A trainer over `model`, which must have LoRA adapters and a value head.
@@ -373,10 +369,24 @@ impl<M: PolicyModel> PpoTrainer<M> {
                         train: false,
                         values: true,
                         chunk_tokens: cfg.chunk_tokens,
+                        temperature: cfg.temperature,
                         ..ForwardOptions::default()
                     },
                 )?;
-                let reference = self.model.reference_forward(&batch)?;
+                let reference = if cfg.temperature == 1.0 {
+                    self.model.reference_forward(&batch)?
+                } else {
+                    self.model.forward(
+                        &batch,
+                        &ForwardOptions {
+                            use_adapters: false,
+                            values: false,
+                            chunk_tokens: cfg.chunk_tokens,
+                            temperature: cfg.temperature,
+                            ..ForwardOptions::default()
+                        },
+                    )?
+                };
                 let values = out
                     .values
                     .as_ref()
@@ -491,6 +501,7 @@ impl<M: PolicyModel> PpoTrainer<M> {
                             checkpoint: cfg.gradient_checkpointing,
                             values: true,
                             chunk_tokens: cfg.chunk_tokens,
+                            temperature: cfg.temperature,
                             ..ForwardOptions::default()
                         },
                     )?;
@@ -644,62 +655,36 @@ impl<M: PolicyModel> PpoTrainer<M> {
         }
     }
 
+    /// Writes this trainer's part of a checkpoint bundle into `dir` (a directory being
+    /// filled; [`crate::checkpoint::RunDir::commit`] makes the bundle atomic): `adapter/` (PEFT
+    /// `adapter_config.json` + `adapter_model.safetensors`), `value_head.safetensors` (TRL
+    /// names), `optimizer.pt` (AdamW moments and step), `trainer_state.json`
+    /// ([`TrainerState`]: step, KL controller, config, `extra`).
+    pub fn write_bundle(&self, dir: &Path, extra: serde_json::Value) -> Result<()> {
+        self.model.save_adapter(&dir.join(ADAPTER))?;
+        self.model.save_value_head(&dir.join(VALUE_HEAD))?;
+        self.optimizer.save(&dir.join(OPTIMIZER))?;
+        checkpoint::write_state(dir, &self.state(extra))
+    }
+
     /// Writes a checkpoint bundle into `dir` atomically: everything goes into a temporary
     /// sibling directory first, which is then renamed to `dir` (an existing `dir` is replaced).
-    ///
-    /// Contents: `adapter/` (PEFT `adapter_config.json` + `adapter_model.safetensors`),
-    /// `value_head.safetensors` (TRL names), `optimizer.pt` (AdamW moments and step),
-    /// `trainer_state.json` ([`TrainerState`]: step, KL controller, config, `extra`).
+    /// Contents: see [`PpoTrainer::write_bundle`].
     pub fn save_checkpoint(&self, dir: &Path, extra: serde_json::Value) -> Result<()> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| Error::Io { path, source }
-        };
-        let parent = dir.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent).map_err(io(parent))?;
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "ckpt".into());
-        let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
-        }
-        std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
-        self.model.save_adapter(&tmp.join(ADAPTER))?;
-        self.model.save_value_head(&tmp.join(VALUE_HEAD))?;
-        self.optimizer.save(&tmp.join(OPTIMIZER))?;
-        let state =
-            serde_json::to_string_pretty(&self.state(extra)).map_err(|source| Error::Json {
-                path: tmp.join(TRAINER_STATE),
-                source,
-            })?;
-        let sp = tmp.join(TRAINER_STATE);
-        std::fs::write(&sp, state).map_err(io(&sp))?;
-        if dir.exists() {
-            let old: PathBuf = parent.join(format!(".{name}.old-{}", std::process::id()));
-            std::fs::rename(dir, &old).map_err(io(dir))?;
-            std::fs::rename(&tmp, dir).map_err(io(dir))?;
-            std::fs::remove_dir_all(&old).map_err(io(&old))?;
-        } else {
-            std::fs::rename(&tmp, dir).map_err(io(dir))?;
-        }
-        Ok(())
+        steptool_mdp::atomic::write_dir_atomic(
+            dir,
+            |tmp| self.write_bundle(tmp, extra),
+            |p, e| Error::io(p)(e),
+        )
     }
 
     /// Restores a bundle written by [`PpoTrainer::save_checkpoint`]: adapter and value head
     /// weights (copied in place), optimizer moments, step, KL controller. The checkpoint's
-    /// config must equal this trainer's. Returns the checkpoint's `extra`.
+    /// config must equal this trainer's (the error names the fields that differ). Returns the
+    /// checkpoint's `extra`.
     pub fn load_checkpoint(&mut self, dir: &Path) -> Result<serde_json::Value> {
         let sp = dir.join(TRAINER_STATE);
-        let text = std::fs::read_to_string(&sp).map_err(|source| Error::Io {
-            path: sp.clone(),
-            source,
-        })?;
-        let state: TrainerState = serde_json::from_str(&text).map_err(|source| Error::Json {
-            path: sp.clone(),
-            source,
-        })?;
+        let state: TrainerState = checkpoint::read_state(dir)?;
         if state.version != 1 {
             return Err(Error::Checkpoint {
                 path: sp,
@@ -709,10 +694,13 @@ impl<M: PolicyModel> PpoTrainer<M> {
         if state.config != self.config {
             return Err(Error::Checkpoint {
                 path: sp,
-                message: "its config differs from this run's config (resume with the same config)"
-                    .into(),
+                message: format!(
+                    "its config differs from this run's config in {} (resume with the same config)",
+                    checkpoint::changed_fields(&state.config, &self.config).join(", ")
+                ),
             });
         }
+        checkpoint::check_step(dir, state.step)?;
         self.model.load_adapter(&dir.join(ADAPTER))?;
         self.model.load_value_head(&dir.join(VALUE_HEAD))?;
         self.optimizer.load(&dir.join(OPTIMIZER))?;

@@ -9,6 +9,7 @@ use steptool_advantage::{AdvantageConfig, Estimator, KlEstimator};
 use steptool_model::{LoraConfig, PaddingSide};
 
 use crate::error::{Error, Result};
+pub use crate::schedule::LrSchedule;
 
 /// The KL controller (TRL's `AdaptiveKLController` / `FixedKLController`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -37,56 +38,6 @@ impl Default for KlControl {
             init: 0.3,
             target: 6.0,
             horizon: 10000.0,
-        }
-    }
-}
-
-/// Learning-rate schedule, evaluated per PPO step `s` (0-based) as a factor on
-/// [`PpoConfig::learning_rate`].
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum LrSchedule {
-    /// Factor 1 (the reference: no scheduler).
-    #[default]
-    Constant,
-    /// Linear warm-up over `warmup_steps`, then linear decay to 0 at `total_steps`.
-    Linear {
-        /// Warm-up PPO steps.
-        warmup_steps: u64,
-        /// PPO step at which the rate reaches 0.
-        total_steps: u64,
-    },
-    /// Linear warm-up, then half a cosine down to 0 at `total_steps`.
-    Cosine {
-        /// Warm-up PPO steps.
-        warmup_steps: u64,
-        /// PPO step at which the rate reaches 0.
-        total_steps: u64,
-    },
-}
-
-impl LrSchedule {
-    /// The factor at PPO step `step`.
-    pub fn factor(&self, step: u64) -> f64 {
-        let (warm, total) = match *self {
-            LrSchedule::Constant => return 1.0,
-            LrSchedule::Linear {
-                warmup_steps,
-                total_steps,
-            }
-            | LrSchedule::Cosine {
-                warmup_steps,
-                total_steps,
-            } => (warmup_steps, total_steps),
-        };
-        if step < warm {
-            return (step + 1) as f64 / warm as f64;
-        }
-        let span = total.saturating_sub(warm).max(1) as f64;
-        let progress = ((step - warm) as f64 / span).min(1.0);
-        match self {
-            LrSchedule::Linear { .. } => 1.0 - progress,
-            _ => 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()),
         }
     }
 }
@@ -178,6 +129,10 @@ pub struct PpoConfig {
     pub gradient_checkpointing: bool,
     /// Positions per LM-head chunk in the forward. Default 512.
     pub chunk_tokens: i64,
+    /// Temperature the policy, old and reference log-probs are scored at: the rollout's
+    /// sampling temperature for on-policy data (behaviour log-probs recorded with
+    /// `tempered_logprobs`), 1 for offline data (default 1).
+    pub temperature: f64,
     /// Episodes longer than this many tokens are an error (`None`: no limit). Truncation is the
     /// encoder's job (`max_context`, `max_response`). Default `None`.
     pub max_tokens: Option<usize>,
@@ -240,6 +195,7 @@ impl Default for PpoConfig {
             length_bucketing: true,
             gradient_checkpointing: false,
             chunk_tokens: 512,
+            temperature: 1.0,
             max_tokens: None,
             max_nonfinite_steps: 3,
             seed: 2024,
@@ -264,6 +220,7 @@ impl PpoConfig {
                 Err(cfg_err(f, format!("{v} must be a finite number > 0")))
             }
         };
+        pos("temperature", self.temperature)?;
         let nonneg = |f: &str, v: f64| {
             if v.is_finite() && v >= 0.0 {
                 Ok(())
@@ -341,7 +298,7 @@ impl PpoConfig {
         }
         self.advantage_config(self.initial_kl_coef())
             .validate()
-            .map_err(|source| Error::Advantage { source })?;
+            .map_err(Error::Advantage)?;
         Ok(())
     }
 
@@ -569,7 +526,7 @@ impl ReferenceConfig {
             KlControl::Fixed { coef: init }
         };
         ppo.validate()?;
-        lora.validate().map_err(|source| Error::Model { source })?;
+        lora.validate().map_err(Error::Model)?;
         Ok(ReferenceConfig {
             ppo,
             lora,

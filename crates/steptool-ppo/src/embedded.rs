@@ -1,0 +1,59 @@
+//! The embedded default's parts: real StepTool rows compiled into the binary, a byte-level BPE
+//! tokenizer trained in code and a tiny LLaMA-architecture config, so a run needs no download.
+//! Used by `steptool train` with no model, the on-policy demo and the tests.
+
+use steptool_model::RawConfig;
+
+use crate::error::{Error, Result};
+
+/// The rows of the embedded default: 10 real StepTool ToolLLaMA rows (the reference's
+/// `data_train/toolllama/step_grained_for_ppo_example.csv`).
+pub const EMBEDDED_ROWS: &str = include_str!("../../../fixtures/ppo/toolllama_rows.tsv");
+
+/// Trains a byte-level BPE tokenizer (vocabulary ≤ `vocab`) on `texts`, with the special
+/// tokens `<unk>`=0, `<s>`=1, `</s>`=2, `<pad>`=3.
+pub fn train_tokenizer(texts: &[String], vocab: usize) -> Result<tokenizers::Tokenizer> {
+    use tokenizers::models::bpe::{BpeTrainerBuilder, BPE};
+    use tokenizers::models::TrainerWrapper;
+    use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+    use tokenizers::{AddedToken, Tokenizer};
+    let specials: Vec<AddedToken> = ["<unk>", "<s>", "</s>", "<pad>"]
+        .iter()
+        .map(|t| AddedToken::from(t.to_string(), true))
+        .collect();
+    let mut trainer: TrainerWrapper = BpeTrainerBuilder::new()
+        .vocab_size(vocab)
+        .min_frequency(1)
+        .show_progress(false)
+        .special_tokens(specials)
+        .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
+        .build()
+        .into();
+    let mut tok = Tokenizer::new(BPE::default());
+    tok.with_pre_tokenizer(Some(ByteLevel::default()));
+    tok.with_decoder(Some(ByteLevel::default()));
+    tok.train(&mut trainer, texts.iter())
+        .map_err(|e| Error::Input(format!("training the BPE tokenizer: {e}")))?;
+    Ok(tok)
+}
+
+/// A LLaMA-architecture config of the given vocabulary: hidden 64, 2 layers, 4 heads
+/// (2 KV heads), intermediate 128.
+pub fn tiny_llama_config(vocab: i64) -> Result<steptool_model::ModelConfig> {
+    use steptool_model::IntOrList;
+    let raw = RawConfig {
+        model_type: Some("llama".into()),
+        hidden_size: Some(64),
+        intermediate_size: Some(128),
+        num_hidden_layers: Some(2),
+        num_attention_heads: Some(4),
+        num_key_value_heads: Some(2),
+        vocab_size: Some(vocab),
+        rms_norm_eps: Some(1e-5),
+        bos_token_id: Some(IntOrList::One(1)),
+        eos_token_id: Some(IntOrList::One(2)),
+        pad_token_id: Some(IntOrList::One(3)),
+        ..RawConfig::default()
+    };
+    Ok(raw.into_config()?)
+}
