@@ -4,11 +4,11 @@
 //! member crates under short names and owns the `steptool` command-line tool.
 //!
 //! ```text
-//!              mdp  (trajectories, data formats, chat formats, token encoding)
-//!            /   |    \          \
-//!      reward  advantage  env      model (libtorch)
-//!            \   |    /          /
-//!                 ppo  (the trainer)
+//!     mdp (data, chat formats, encoding)        llm (OpenAI-compatible client)
+//!      │  \        \            \               /        \
+//!      │   advantage  model (tch)  reward ──────┘          env (tools, rollouts, metrics)
+//!      │        \       │          /                       /
+//!      └──────────── ppo (PPO, SFT, the on-policy loop) ──┘
 //! ```
 //!
 //! See `docs/architecture.md` for the data flow and where to start reading.
@@ -23,6 +23,7 @@
 
 pub use steptool_advantage as advantage;
 pub use steptool_env as env;
+pub use steptool_llm as llm;
 pub use steptool_mdp as mdp;
 pub use steptool_model as model;
 pub use steptool_ppo as ppo;

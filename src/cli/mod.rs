@@ -15,6 +15,7 @@ mod logprobs;
 mod report;
 mod rollout;
 mod run_args;
+mod sft;
 mod train;
 
 /// StepTool: step-grained reinforcement learning for multi-step tool use.
@@ -47,6 +48,8 @@ enum Command {
     Report(report::Args),
     /// Roll out an agent on an environment's tasks (CoT or DFSDT) into JSONL trajectories.
     Rollout(rollout::Args),
+    /// Supervised fine-tuning (assistant turns only) from a JSON spec and flags (no spec: the synthetic expert demo).
+    Sft(sft::Args),
     /// StepTool PPO from a JSON spec and flags (no spec, no model: the embedded CPU demo).
     Train(train::Args),
 }
@@ -64,6 +67,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Logprobs(args) => logprobs::run(args),
         Command::Report(args) => report::run(args),
         Command::Rollout(args) => rollout::run(args),
+        Command::Sft(args) => sft::run(args),
         Command::Train(args) => train::run(args),
     }
 }

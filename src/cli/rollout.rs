@@ -116,6 +116,10 @@ pub struct Args {
     /// Most tokens per conversation (agent policy).
     #[arg(long, default_value_t = 4096)]
     max_total_tokens: usize,
+    /// System prompt style (agent policy): the reference's, or the compact one a model was
+    /// trained with.
+    #[arg(long, value_parser = ["reference", "compact"], default_value = "reference")]
+    prompt_style: String,
     /// `cpu`, `cuda` or `cuda:N` (agent policy).
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -257,11 +261,11 @@ where
 {
     use steptool::model::{load_options, Model, Precision};
     use steptool::ppo::online::{policy_rollouts, PolicySampling, Renderer};
-    let dir = PathBuf::from(
+    let dir = steptool::ppo::checkpoint::resolve_latest(&PathBuf::from(
         args.model
             .clone()
             .context("--agent policy needs --model DIR (an HF model directory)")?,
-    );
+    ));
     let (mut model, _) = Model::from_pretrained(&dir, load_options(&args.device, Precision::F32)?)?;
     if let Some(a) = &args.adapter {
         let adapter = steptool::ppo::checkpoint::adapter_dir(a)?;
@@ -277,7 +281,12 @@ where
         ChatFormat::Qwen2 => None,
         _ => model.config().bos_token_id().map(|b| b as u32),
     };
-    let renderer = Renderer::new(args.chat_format, tokenizer, bos);
+    let style = if args.prompt_style == "compact" {
+        steptool::ppo::online::PromptStyle::Compact
+    } else {
+        steptool::ppo::online::PromptStyle::Reference
+    };
+    let renderer = Renderer::new(args.chat_format, tokenizer, bos).with_style(style);
     let sampling = PolicySampling {
         temperature: args.temperature,
         top_p: args.top_p,

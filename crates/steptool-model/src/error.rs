@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    #[error("{}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -16,7 +16,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A JSON file (config, index, adapter config) does not parse.
-    #[error("{path}: invalid JSON: {source}")]
+    #[error("{}: invalid JSON", path.display())]
     Json {
         /// The file.
         path: PathBuf,
@@ -35,7 +35,7 @@ pub enum Error {
         message: String,
     },
     /// A safetensors file is truncated or corrupt.
-    #[error("{path}: not a valid safetensors file: {source}")]
+    #[error("{}: not a valid safetensors file", path.display())]
     Safetensors {
         /// The file.
         path: PathBuf,
@@ -88,8 +88,20 @@ pub enum Error {
     #[error("LoRA: {0}")]
     Lora(String),
     /// libtorch reported an error.
-    #[error("libtorch: {0}")]
-    Torch(#[from] tch::TchError),
+    /// (Only the first line of libtorch's message: the rest is C++ frames.)
+    #[error("libtorch: {}", first_line(.0))]
+    Torch(tch::TchError),
+}
+
+impl From<tch::TchError> for Error {
+    fn from(e: tch::TchError) -> Self {
+        Error::Torch(e)
+    }
+}
+
+fn first_line(e: &tch::TchError) -> String {
+    let text = e.to_string();
+    text.lines().next().unwrap_or_default().to_owned()
 }
 
 /// `Result` with this crate's [`Error`].

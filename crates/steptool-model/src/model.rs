@@ -858,39 +858,21 @@ impl Model {
             source,
         })?;
         let _g = tch::no_grad_guard();
-        let mut tensors: Vec<(String, Tensor)> = Vec::new();
-        tensors.push((
-            "model.embed_tokens.weight".into(),
-            self.embed.shallow_clone(),
-        ));
-        for (li, layer) in self.layers.iter().enumerate() {
-            let p = format!("model.layers.{li}");
-            tensors.push((
-                format!("{p}.input_layernorm.weight"),
-                layer.input_norm.shallow_clone(),
-            ));
-            tensors.push((
-                format!("{p}.post_attention_layernorm.weight"),
-                layer.post_norm.shallow_clone(),
-            ));
+        let mut tensors = self.base_parameters();
+        for layer in &self.layers {
             for lin in layer.linears() {
-                let w = match &lin.lora {
-                    Some(l) => lin.weight.f_add(
+                if let Some(l) = &lin.lora {
+                    let name = format!("{}.weight", lin.name);
+                    let merged = lin.weight.f_add(
                         &l.b.f_matmul(&l.a)?
                             .f_mul_scalar(l.scale)?
                             .f_to_kind(lin.weight.kind())?,
-                    )?,
-                    None => lin.weight.shallow_clone(),
-                };
-                tensors.push((format!("{}.weight", lin.name), w));
-                if let Some(b) = &lin.bias {
-                    tensors.push((format!("{}.bias", lin.name), b.shallow_clone()));
+                    )?;
+                    if let Some(slot) = tensors.iter_mut().find(|(n, _)| *n == name) {
+                        slot.1 = merged;
+                    }
                 }
             }
-        }
-        tensors.push(("model.norm.weight".into(), self.norm.shallow_clone()));
-        if !self.config.tie_word_embeddings {
-            tensors.push(("lm_head.weight".into(), self.lm_head.shallow_clone()));
         }
         let mut raw = self.config.to_raw();
         raw.torch_dtype = Some(
@@ -908,6 +890,52 @@ impl Model {
         })?;
         write_text(&cfg_path, &json)?;
         write_safetensors(&tensors, &dir.join(crate::weights::SINGLE_FILE))
+    }
+
+    /// The base weights under their checkpoint names (shallow handles: the model's own
+    /// tensors, LoRA not merged; `lm_head.weight` only when untied).
+    pub fn base_parameters(&self) -> Vec<(String, Tensor)> {
+        let mut tensors: Vec<(String, Tensor)> = vec![(
+            "model.embed_tokens.weight".into(),
+            self.embed.shallow_clone(),
+        )];
+        for (li, layer) in self.layers.iter().enumerate() {
+            let p = format!("model.layers.{li}");
+            tensors.push((
+                format!("{p}.input_layernorm.weight"),
+                layer.input_norm.shallow_clone(),
+            ));
+            tensors.push((
+                format!("{p}.post_attention_layernorm.weight"),
+                layer.post_norm.shallow_clone(),
+            ));
+            for lin in layer.linears() {
+                tensors.push((format!("{}.weight", lin.name), lin.weight.shallow_clone()));
+                if let Some(b) = &lin.bias {
+                    tensors.push((format!("{}.bias", lin.name), b.shallow_clone()));
+                }
+            }
+        }
+        tensors.push(("model.norm.weight".into(), self.norm.shallow_clone()));
+        if !self.config.tie_word_embeddings {
+            tensors.push(("lm_head.weight".into(), self.lm_head.shallow_clone()));
+        }
+        tensors
+    }
+
+    /// Makes the base weights trainable (full fine-tuning) or frozen again; returns them
+    /// (see [`Model::base_parameters`]). Full fine-tuning needs f32 base weights.
+    pub fn set_base_trainable(&self, trainable: bool) -> Result<Vec<(String, Tensor)>> {
+        if trainable && self.opts.dtype != Kind::Float {
+            return Err(Error::Input(
+                "full fine-tuning needs f32 base weights (load with precision f32)".into(),
+            ));
+        }
+        let params = self.base_parameters();
+        for (_, t) in &params {
+            let _ = t.f_set_requires_grad(trainable)?;
+        }
+        Ok(params)
     }
 
     pub(crate) fn rope(&self, position_ids: &Tensor, kind: Kind) -> Result<Rope> {

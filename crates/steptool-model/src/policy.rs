@@ -387,6 +387,15 @@ pub trait PolicyModel {
     fn save_value_head(&self, path: &Path) -> Result<()>;
     /// Loads the value head from a safetensors file.
     fn load_value_head(&mut self, path: &Path) -> Result<()>;
+    /// The base weights made trainable for full fine-tuning (names and handles); models that
+    /// cannot be fully fine-tuned return an error.
+    fn trainable_base(&self) -> Result<Vec<(String, Tensor)>> {
+        Err(Error::Input("this model cannot be fully fine-tuned".into()))
+    }
+    /// Writes the whole model (base weights with any LoRA merged, `config.json`) into `dir`.
+    fn export_model(&self, _dir: &Path) -> Result<()> {
+        Err(Error::Input("this model cannot be exported".into()))
+    }
     /// The LoRA config, if adapters are attached.
     fn lora_config(&self) -> Option<&LoraConfig>;
     /// Samples continuations of `prompts` (see [`Model::generate`]).
@@ -441,6 +450,12 @@ impl PolicyModel for Model {
     }
     fn load_value_head(&mut self, path: &Path) -> Result<()> {
         Model::load_value_head(self, path)
+    }
+    fn trainable_base(&self) -> Result<Vec<(String, Tensor)>> {
+        self.set_base_trainable(true)
+    }
+    fn export_model(&self, dir: &Path) -> Result<()> {
+        self.export_merged(dir)
     }
     fn lora_config(&self) -> Option<&LoraConfig> {
         Model::lora_config(self)

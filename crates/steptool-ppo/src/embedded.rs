@@ -37,23 +37,61 @@ pub fn train_tokenizer(texts: &[String], vocab: usize) -> Result<tokenizers::Tok
     Ok(tok)
 }
 
-/// A LLaMA-architecture config of the given vocabulary: hidden 64, 2 layers, 4 heads
-/// (2 KV heads), intermediate 128.
+/// The size of a LLaMA-architecture model created in code (the "size knob" of the embedded
+/// runs). Default: hidden 64, 2 layers, 4 heads (2 KV heads), intermediate 128, vocabulary 1000.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TinyModel {
+    /// Hidden size.
+    pub hidden: i64,
+    /// Decoder layers.
+    pub layers: i64,
+    /// Attention heads.
+    pub heads: i64,
+    /// Key/value heads.
+    pub kv_heads: i64,
+    /// MLP intermediate size.
+    pub intermediate: i64,
+    /// BPE vocabulary trained in code.
+    pub vocab: usize,
+}
+
+impl Default for TinyModel {
+    fn default() -> Self {
+        TinyModel {
+            hidden: 64,
+            layers: 2,
+            heads: 4,
+            kv_heads: 2,
+            intermediate: 128,
+            vocab: 1000,
+        }
+    }
+}
+
+impl TinyModel {
+    /// The model config for a tokenizer of `vocab` ids.
+    pub fn config(&self, vocab: i64) -> Result<steptool_model::ModelConfig> {
+        use steptool_model::IntOrList;
+        let raw = RawConfig {
+            model_type: Some("llama".into()),
+            hidden_size: Some(self.hidden),
+            intermediate_size: Some(self.intermediate),
+            num_hidden_layers: Some(self.layers),
+            num_attention_heads: Some(self.heads),
+            num_key_value_heads: Some(self.kv_heads),
+            vocab_size: Some(vocab),
+            rms_norm_eps: Some(1e-5),
+            bos_token_id: Some(IntOrList::One(1)),
+            eos_token_id: Some(IntOrList::One(2)),
+            pad_token_id: Some(IntOrList::One(3)),
+            ..RawConfig::default()
+        };
+        Ok(raw.into_config()?)
+    }
+}
+
+/// A LLaMA-architecture config of the given vocabulary: [`TinyModel::default`].
 pub fn tiny_llama_config(vocab: i64) -> Result<steptool_model::ModelConfig> {
-    use steptool_model::IntOrList;
-    let raw = RawConfig {
-        model_type: Some("llama".into()),
-        hidden_size: Some(64),
-        intermediate_size: Some(128),
-        num_hidden_layers: Some(2),
-        num_attention_heads: Some(4),
-        num_key_value_heads: Some(2),
-        vocab_size: Some(vocab),
-        rms_norm_eps: Some(1e-5),
-        bos_token_id: Some(IntOrList::One(1)),
-        eos_token_id: Some(IntOrList::One(2)),
-        pad_token_id: Some(IntOrList::One(3)),
-        ..RawConfig::default()
-    };
-    Ok(raw.into_config()?)
+    TinyModel::default().config(vocab)
 }

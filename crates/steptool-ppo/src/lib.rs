@@ -50,6 +50,7 @@ pub mod embedded;
 mod error;
 pub mod online;
 pub mod ppo;
+pub mod sft;
 
 // The modules at their earlier paths (`steptool_ppo::trainer::PpoTrainer`, …).
 pub use common::{adamw, checkpoint, metrics, plot, progress, schedule};

@@ -1,5 +1,6 @@
-//! GGUF import: a llama.cpp model file → a Hugging Face checkpoint directory that this crate,
-//! transformers and vLLM load.
+//! GGUF import: a llama.cpp model file → a Hugging Face checkpoint directory that this crate and
+//! transformers load (tested against transformers 4.43.1), in the `LlamaForCausalLM` layout vLLM
+//! reads.
 //!
 //! ```text
 //!  FILE.gguf ──GgufFile::open (mmap, bounds-checked header)──► metadata + tensor infos

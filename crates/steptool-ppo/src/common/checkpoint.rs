@@ -33,6 +33,9 @@ pub const OPTIMIZER: &str = "optimizer.pt";
 pub const VALUE_HEAD: &str = "value_head.safetensors";
 /// Directory of a bundle holding the PEFT adapter.
 pub const ADAPTER: &str = "adapter";
+/// Directory of a bundle holding a whole model (full fine-tuning): `config.json`,
+/// `model.safetensors`, `tokenizer.json`; loadable as `--model`.
+pub const MODEL: &str = "model";
 /// Name of the pointer to the newest bundle.
 pub const LATEST: &str = "latest";
 
@@ -178,10 +181,28 @@ pub fn resolve_bundle(path: &Path) -> Result<PathBuf> {
     })
 }
 
+/// A path through a `checkpoints/latest` pointer, resolved: `runs/x/checkpoints/latest/model`
+/// becomes `runs/x/checkpoints/step-N/model` (the pointer is a text file, so the operating
+/// system cannot follow it). Other paths come back unchanged.
+pub fn resolve_latest(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        out.push(c);
+        if out.file_name().is_some_and(|n| n == LATEST) && out.is_file() {
+            if let Ok(name) = std::fs::read_to_string(&out) {
+                out.pop();
+                out.push(name.trim());
+            }
+        }
+    }
+    out
+}
+
 /// A LoRA adapter path as a user gives it, resolved to a PEFT adapter directory: the adapter
 /// directory itself (`adapter_config.json`), or anything [`resolve_bundle`] takes (then its
 /// `adapter/`).
 pub fn adapter_dir(path: &Path) -> Result<PathBuf> {
+    let path = &resolve_latest(path);
     if path.join("adapter_config.json").is_file() {
         return Ok(path.to_path_buf());
     }
@@ -297,6 +318,10 @@ mod tests {
         let e = run.prepare(true, false).err().map(|e| e.to_string());
         assert!(e.is_some_and(|e| e.contains("nothing to resume from")));
         check_step(&newest, 4)?;
+        assert_eq!(
+            resolve_latest(&run.checkpoints().join("latest/adapter")),
+            newest.join("adapter")
+        );
         let changed = changed_fields(
             &serde_json::json!({"lr": 1, "kl": {"init": 0.3, "target": 6}}),
             &serde_json::json!({"lr": 1, "kl": {"init": 0.2, "target": 6}}),

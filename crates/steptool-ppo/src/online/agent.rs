@@ -126,6 +126,55 @@ impl PolicySampling {
     }
 }
 
+/// How the system prompt presents the tools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PromptStyle {
+    /// The reference's open-model prompt: the AutoGPT system prompt with `str(functions)`
+    /// (formats.md §3.1): ~1,600 tokens for eight tools with a small BPE.
+    #[default]
+    Reference,
+    /// The same information in a few lines: one line per tool with its name, argument names
+    /// and one-line description (~10x shorter); for small models and CPU studies. Every method
+    /// of a study uses the same style.
+    Compact,
+}
+
+/// The compact system prompt of `functions` (OpenAI function dicts): a one-line instruction and
+/// `- name(arg, ...): description` per tool, the description cut to its core sentence.
+pub fn compact_system_prompt(functions: &[serde_json::Value]) -> String {
+    let mut out = String::from(
+        "Solve the task with the tools, one call per turn, then call Finish with the answer.\nTools:\n",
+    );
+    for f in functions {
+        let f = f.get("function").unwrap_or(f);
+        let name = f
+            .get("name")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("?");
+        let args: Vec<&str> = f
+            .pointer("/parameters/properties")
+            .and_then(serde_json::Value::as_object)
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        let desc = f
+            .get("description")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("");
+        // The reference wraps descriptions: `... The description of this function is: "X"`.
+        let core = desc
+            .rsplit_once("The description of this function is: \"")
+            .map_or(desc, |(_, d)| d.trim_end_matches('"'));
+        let core = core
+            .split(". ")
+            .next()
+            .unwrap_or(core)
+            .trim_end_matches('.');
+        out.push_str(&format!("- {name}({}): {core}\n", args.join(", ")));
+    }
+    out
+}
+
 /// Renders conversations into token ids with one chat format and one tokenizer.
 #[derive(Debug, Clone)]
 pub struct Renderer {
@@ -134,6 +183,7 @@ pub struct Renderer {
     bos: Option<u32>,
     stop_token_ids: Vec<i64>,
     render_invalid: bool,
+    style: PromptStyle,
 }
 
 /// Stop strings of a ReAct turn beyond the format's end-of-turn markers: a model that goes on
@@ -164,7 +214,14 @@ impl Renderer {
             bos,
             stop_token_ids,
             render_invalid: false,
+            style: PromptStyle::Reference,
         }
+    }
+
+    /// Present the tools in `style`.
+    pub fn with_style(mut self, style: PromptStyle) -> Self {
+        self.style = style;
+        self
     }
 
     /// Render DFSDT diversity prompts marked invalid too (the reference's wrappers do).
@@ -231,7 +288,13 @@ impl Renderer {
             .map(|f| f.get("function").cloned().unwrap_or_else(|| f.clone()))
             .collect();
         for m in messages.iter().filter(|m| m.valid || self.render_invalid) {
-            ids.extend(self.segment(&self.format.render_message(&chat_message(m, &inner)))?);
+            let chat = match (m.role, self.style) {
+                (Role::System, PromptStyle::Compact) => {
+                    steptool_mdp::Message::new(Role::System, compact_system_prompt(functions))
+                }
+                _ => chat_message(m, &inner),
+            };
+            ids.extend(self.segment(&self.format.render_message(&chat))?);
         }
         ids.extend(self.segment(self.format.generation_prompt())?);
         Ok(())
@@ -259,6 +322,60 @@ struct Partial {
 }
 
 type Key = (String, usize, u64);
+
+impl Renderer {
+    /// The token trace of a conversation someone else wrote (an expert demonstration, a
+    /// reference SFT conversation): the same prompt rendering as a rollout, each assistant turn
+    /// "generated" as its ReAct text followed by the format's end-of-turn token (when it is one
+    /// token of the tokenizer), so SFT teaches exactly the turns the policy will produce.
+    /// Log-probs are 0 (there is no behaviour policy).
+    pub fn teacher_trace(
+        &self,
+        messages: &[Message],
+        functions: &[serde_json::Value],
+    ) -> Result<TokenTrace> {
+        let mut p = Partial {
+            ids: self.bos.into_iter().collect(),
+            ..Partial::default()
+        };
+        let mut from = 0;
+        for (j, m) in messages.iter().enumerate() {
+            if m.role != Role::Assistant {
+                continue;
+            }
+            self.extend_prompt(&mut p.ids, &messages[from..j], functions)?;
+            let text = match &m.tool_call {
+                Some(call) => steptool_mdp::chat::react_text(&m.content, call),
+                None => m.content.clone(),
+            };
+            let mut turn = self.segment(&text)?;
+            let ended = match self.stop_token_ids.first() {
+                Some(&eos) => {
+                    turn.push(eos as u32);
+                    true
+                }
+                None => false,
+            };
+            let start = p.ids.len();
+            p.ids.extend_from_slice(&turn);
+            p.spans.push(ActionSpan::new(start, p.ids.len()));
+            p.logprobs.push(vec![0.0; turn.len()]);
+            p.finish
+                .push(if ended { "stop_token" } else { "length" }.to_owned());
+            p.ids
+                .extend(self.segment(self.format.close_generated_turn(ended))?);
+            from = j + 1;
+        }
+        let trace = TokenTrace {
+            input_ids: p.ids,
+            action_spans: p.spans,
+            logprobs: p.logprobs,
+            finish_reasons: p.finish,
+        };
+        trace.validate()?;
+        Ok(trace)
+    }
+}
 
 /// Hash of a message list as the rollout sees it (the `valid` flag excluded: DFSDT marks a
 /// diversity prompt invalid after the turn it was shown in).
@@ -488,10 +605,35 @@ impl ServeStats {
     }
 }
 
+/// What generates the policy's turns during a rollout: our own model (batched KV-cache
+/// generation on this machine) or an inference server that serves the same policy (vLLM /
+/// SGLang with the adapter loaded, reporting token ids and log-probs). Called on one thread.
+pub trait Generator {
+    /// One continuation per row (its own seed and budget), with generated ids and their
+    /// behaviour log-probs. `decoder` turns generated ids into text for stop strings.
+    fn generate_rows(
+        &self,
+        rows: &[RowRequest],
+        cfg: &GenerationConfig,
+        decoder: &dyn steptool_model::TokenDecoder,
+    ) -> Result<Vec<Generation>>;
+}
+
+impl Generator for Model {
+    fn generate_rows(
+        &self,
+        rows: &[RowRequest],
+        cfg: &GenerationConfig,
+        decoder: &dyn steptool_model::TokenDecoder,
+    ) -> Result<Vec<Generation>> {
+        Ok(Model::generate_rows(self, rows, cfg, Some(decoder))?)
+    }
+}
+
 /// Serves generation jobs on this thread until every client is gone: each round takes the
 /// pending jobs (up to `batch`, waiting up to 2 ms for stragglers) into one `generate_rows`.
-fn serve(
-    model: &Model,
+fn serve<G: Generator + ?Sized>(
+    model: &G,
     renderer: &Renderer,
     jobs: &mpsc::Receiver<Job>,
     cfg: &GenerationConfig,
@@ -514,7 +656,7 @@ fn serve(
         }
         let rows: Vec<RowRequest> = round.iter().map(|j| j.row.clone()).collect();
         let t = Instant::now();
-        let out = model.generate_rows(&rows, cfg, Some(&decode));
+        let out = model.generate_rows(&rows, cfg, &decode);
         stats.generate_seconds += t.elapsed().as_secs_f64();
         stats.batches += 1;
         match out {
@@ -540,8 +682,8 @@ fn serve(
 /// Rollouts of `tasks` by the policy: `config.samples` per task, CoT or DFSDT, every record
 /// with its [`TokenTrace`]. The model generates on this thread; the conversations run on a pool
 /// of `sampling.batch` threads.
-pub fn policy_rollouts<E>(
-    model: &Model,
+pub fn policy_rollouts<E, G>(
+    model: &G,
     renderer: &Renderer,
     sampling: &PolicySampling,
     env: &E,
@@ -552,6 +694,7 @@ pub fn policy_rollouts<E>(
 where
     E: Environment + Sync,
     E::Task: Sync,
+    G: Generator + ?Sized,
 {
     sampling.validate()?;
     let cfg = renderer.generation_config(sampling);

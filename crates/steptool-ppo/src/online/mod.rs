@@ -6,10 +6,15 @@ pub mod agent;
 pub mod ground_truth;
 pub mod plot;
 pub mod run;
+pub mod server;
 
-pub use agent::{policy_rollouts, PolicyClient, PolicySampling, Renderer, ServeStats};
+pub use agent::{
+    compact_system_prompt, policy_rollouts, Generator, PolicyClient, PolicySampling, PromptStyle,
+    Renderer, ServeStats,
+};
 pub use ground_truth::GroundTruthAnnotator;
 pub use run::{
     episodes_from_records, evaluate_policy, AnnotatorKind, EvalMetrics, IterationMetrics,
     OnPolicySpec, Schedule,
 };
+pub use server::{AdapterRegistry, LogprobsMode, PublishReport, ServerConfig, ServerGenerator};

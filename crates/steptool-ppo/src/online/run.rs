@@ -104,6 +104,10 @@ pub struct OnPolicySpec {
     pub eval_strategies: Vec<Strategy>,
     /// Chat format of prompts and episodes.
     pub chat_format: ChatFormat,
+    /// How the system prompt presents the tools.
+    pub prompt_style: super::agent::PromptStyle,
+    /// Size of the model created in code when no `model_dir` is given.
+    pub tiny_model: crate::embedded::TinyModel,
     /// Who scores the steps.
     pub annotator: AnnotatorKind,
     /// Eq. 3's constants (and the "w/o step-grained reward" ablation: `step_rewards: false`).
@@ -131,6 +135,8 @@ impl Default for OnPolicySpec {
             eval_every: 1,
             eval_strategies: vec![Strategy::Cot],
             chat_format: ChatFormat::ToolLlama,
+            prompt_style: super::agent::PromptStyle::Reference,
+            tiny_model: crate::embedded::TinyModel::default(),
             annotator: AnnotatorKind::GroundTruth,
             shaper: ShaperConfig::default(),
         }
@@ -557,15 +563,22 @@ pub fn synthetic_texts(spec: &OnPolicySpec) -> Result<Vec<String>> {
     };
     let mut texts = Vec::new();
     let summary = steptool_env::rollout::run_many(&env, &train, &agent, &cfg, false)?;
+    let render = |messages: &[steptool_env::Message], functions: &[serde_json::Value]| {
+        let mut msgs = steptool_env::chat_messages(messages, functions, false);
+        if spec.prompt_style == super::agent::PromptStyle::Compact {
+            if let Some(m) = msgs.first_mut() {
+                m.content = super::agent::compact_system_prompt(functions);
+            }
+        }
+        spec.chat_format.render_prompt(&msgs)
+    };
     for r in &summary.records {
-        let msgs = steptool_env::chat_messages(&r.messages, &r.context.functions, false);
-        texts.push(spec.chat_format.render_prompt(&msgs));
+        texts.push(render(&r.messages, &r.context.functions));
     }
     for t in &test {
         let mut e = env.clone();
         let ctx = steptool_env::Environment::reset(&mut e, t)?;
-        let msgs = steptool_env::chat_messages(&ctx.messages(), &ctx.functions, false);
-        texts.push(spec.chat_format.render_prompt(&msgs));
+        texts.push(render(&ctx.messages(), &ctx.functions));
     }
     Ok(texts)
 }

@@ -18,10 +18,8 @@ use crate::checkpoint::RunDir;
 use crate::config::{PpoConfig, ReferenceConfig};
 use crate::data::{load_jsonl, load_tsv, sub_trajectories};
 use crate::error::{Error, Result};
-use crate::online::{
-    run::{run_on_policy, synthetic_texts, OnPolicyRun},
-    EvalMetrics, OnPolicySpec, Renderer,
-};
+use crate::online::run::{run_on_policy, OnPolicyRun};
+use crate::online::{EvalMetrics, OnPolicySpec};
 use crate::run::{train_loop_with, RunOptions};
 use crate::trainer::{PpoTrainer, StepMetrics};
 
@@ -396,35 +394,15 @@ fn run_training_on_policy(
 ) -> Result<TrainSummary> {
     on_policy.validate(&spec.ppo)?;
     let out_dir = run.root().to_path_buf();
-    let (tokenizer, mut model) = match &spec.model_dir {
-        Some(dir) => {
-            let tpath = spec
-                .tokenizer
-                .clone()
-                .unwrap_or_else(|| dir.join("tokenizer.json"));
-            let tok = tokenizers::Tokenizer::from_file(&tpath)
-                .map_err(|e| Error::Input(format!("loading tokenizer {}: {e}", tpath.display())))?;
-            let (model, report) = Model::from_pretrained(dir, opts)?;
-            if !report.unused.is_empty() {
-                tracing::warn!(unused = ?report.unused, "checkpoint tensors not used by the model");
-            }
-            (tok, model)
-        }
-        None => {
-            let tok = train_tokenizer(&synthetic_texts(&on_policy)?, 1000)?;
-            let vocab = tok.get_vocab_size(true) as i64;
-            tch::manual_seed(spec.ppo.seed as i64);
-            let model = Model::random(tiny_llama_config(vocab)?, opts)?;
-            save_base(&model, &tok, &out_dir)?;
-            (tok, model)
-        }
-    };
-    let bos = match on_policy.chat_format {
-        steptool_mdp::ChatFormat::Qwen2 => None,
-        _ => model.config().bos_token_id().map(|b| b as u32),
-    };
-    let renderer = Renderer::new(on_policy.chat_format, tokenizer, bos);
-    model.attach_lora(spec.lora.clone(), spec.ppo.seed)?;
+    let (renderer, mut model) = crate::sft::app::load_policy(
+        spec.model_dir.as_deref(),
+        spec.tokenizer.as_deref(),
+        &on_policy,
+        Some(&spec.lora),
+        opts,
+        spec.ppo.seed,
+        &out_dir,
+    )?;
     match &spec.value_head {
         Some(p) => model.load_value_head(p)?,
         None => model.init_value_head(spec.ppo.seed)?,
