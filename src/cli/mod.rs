@@ -7,12 +7,14 @@ use clap::{Parser, Subcommand};
 mod advantages;
 mod annotate;
 mod build_tsv;
+mod dpo;
 mod encode;
 mod eval;
 mod generate;
 mod import_gguf;
 mod logprobs;
 mod report;
+mod rft;
 mod rollout;
 mod run_args;
 mod sft;
@@ -34,6 +36,8 @@ enum Command {
     Annotate(annotate::Args),
     /// Build the StepTool PPO training TSV from converted predictions and annotations.
     BuildTsv(build_tsv::Args),
+    /// The ETO (DPO) baseline: explore, pair successes with failures, DPO against the adapter-free reference.
+    Dpo(dpo::Args),
     /// Pass rate, recall and pass@k of rollout records.
     Eval(eval::Args),
     /// Encode a StepTool training TSV into token-level episodes (one JSON object per row).
@@ -46,6 +50,8 @@ enum Command {
     Logprobs(logprobs::Args),
     /// The paper's Table 3 (pass rate ± std, recall, error types) from pass-rate result files.
     Report(report::Args),
+    /// The RFT baseline: sample K trajectories per task, keep the solved ones, SFT on them and the expert data.
+    Rft(rft::Args),
     /// Roll out an agent on an environment's tasks (CoT or DFSDT) into JSONL trajectories.
     Rollout(rollout::Args),
     /// Supervised fine-tuning (assistant turns only) from a JSON spec and flags (no spec: the synthetic expert demo).
@@ -60,12 +66,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Advantages(args) => advantages::run(args),
         Command::Annotate(args) => annotate::run(args),
         Command::BuildTsv(args) => build_tsv::run(args),
+        Command::Dpo(args) => dpo::run(args),
         Command::Encode(args) => encode::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Generate(args) => generate::run(args),
         Command::ImportGguf(args) => import_gguf::run(args),
         Command::Logprobs(args) => logprobs::run(args),
         Command::Report(args) => report::run(args),
+        Command::Rft(args) => rft::run(args),
         Command::Rollout(args) => rollout::run(args),
         Command::Sft(args) => sft::run(args),
         Command::Train(args) => train::run(args),

@@ -46,10 +46,12 @@
 //! See `docs/ppo.md` for the config, estimators, ablations, resuming and the 7B GPU setting.
 
 pub mod common;
+pub mod dpo;
 pub mod embedded;
 mod error;
 pub mod online;
 pub mod ppo;
+pub mod rft;
 pub mod sft;
 
 // The modules at their earlier paths (`steptool_ppo::trainer::PpoTrainer`, …).

@@ -541,9 +541,15 @@ fn a_server_that_ignores_the_load_fails_the_staleness_check() -> R {
         "{msg}"
     );
     assert!(msg.contains("tolerance 1e-2"), "{msg}");
-    // The version that was checked stays current.
+    // The version that was checked stays current; the failed one left the server, so it can
+    // be published again (and fails again: the server still ignores loads).
     assert_eq!(reg.current_version(), Some(0));
     assert_eq!(reg.generator()?.model(), "policy-v0");
+    let again = format!(
+        "{:#}",
+        reg.publish(&s.local, 1, dir.path()).err().ok_or("again")?
+    );
+    assert!(again.contains("stale adapter"), "{again}");
     Ok(())
 }
 

@@ -162,6 +162,7 @@ impl RunDir {
 /// A checkpoint path as a user gives it, resolved to a bundle directory: a bundle
 /// (`…/step-N`), `…/checkpoints/latest`, `…/checkpoints` or a run directory.
 pub fn resolve_bundle(path: &Path) -> Result<PathBuf> {
+    let path = &resolve_latest(path);
     if path.join(TRAINER_STATE).is_file() {
         return Ok(path.to_path_buf());
     }
@@ -297,6 +298,10 @@ mod tests {
             std::fs::read_to_string(&latest).ok().as_deref(),
             Some("step-4")
         );
+        assert_eq!(
+            resolve_latest(&latest.join("adapter")),
+            newest.join("adapter")
+        );
         for p in [
             run.root().to_path_buf(),
             run.checkpoints(),
@@ -318,10 +323,6 @@ mod tests {
         let e = run.prepare(true, false).err().map(|e| e.to_string());
         assert!(e.is_some_and(|e| e.contains("nothing to resume from")));
         check_step(&newest, 4)?;
-        assert_eq!(
-            resolve_latest(&run.checkpoints().join("latest/adapter")),
-            newest.join("adapter")
-        );
         let changed = changed_fields(
             &serde_json::json!({"lr": 1, "kl": {"init": 0.3, "target": 6}}),
             &serde_json::json!({"lr": 1, "kl": {"init": 0.2, "target": 6}}),

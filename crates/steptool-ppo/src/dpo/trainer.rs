@@ -117,7 +117,10 @@ impl DpoConfig {
             ));
         }
         if self.max_tokens == Some(0) || self.chunk_tokens <= 0 {
-            return Err(Error::config("dpo.max_tokens / chunk_tokens", "must be at least 1"));
+            return Err(Error::config(
+                "dpo.max_tokens / chunk_tokens",
+                "must be at least 1",
+            ));
         }
         Ok(())
     }
@@ -487,13 +490,18 @@ impl<M: PolicyModel> DpoTrainer<M> {
             .f_sub(&z.f_neg()?.f_log_sigmoid()?.f_mul_scalar(eps)?)?;
         let values = |t: &Tensor| -> Result<Vec<f64>> {
             Ok(Vec::<f64>::try_from(
-                t.f_detach()?.f_to_kind(tch::Kind::Double)?.f_to_device(tch::Device::Cpu)?,
+                t.f_detach()?
+                    .f_to_kind(tch::Kind::Double)?
+                    .f_to_device(tch::Device::Cpu)?,
             )?)
         };
         let (pc, pr, rc, rr) = (values(&pc)?, values(&pr)?, values(&rc)?, values(&rr)?);
+        let trained = values(&losses)?;
+        // The reward terms from the summed log-probs; the loss is the one back-propagated.
         let terms = (0..pairs.len())
-            .map(|i| {
-                dpo_loss(
+            .map(|i| DpoTerms {
+                loss: trained[i],
+                ..dpo_loss(
                     &PairLogps {
                         policy_chosen: pc[i],
                         policy_rejected: pr[i],
@@ -541,7 +549,10 @@ impl<M: PolicyModel> DpoTrainer<M> {
         let lr = self.config.learning_rate * self.schedule.factor(self.step);
         let skipped = !finite || !norm.is_finite();
         if skipped {
-            tracing::warn!(step = self.step, "non-finite DPO loss or gradient: update skipped");
+            tracing::warn!(
+                step = self.step,
+                "non-finite DPO loss or gradient: update skipped"
+            );
         } else {
             if let Some(max) = self.config.max_grad_norm {
                 let coef = max / (norm + 1e-6);
@@ -561,7 +572,10 @@ impl<M: PolicyModel> DpoTrainer<M> {
             rejected_reward: mean.rejected_reward,
             accuracy: mean.accuracy,
             pairs: pairs.len(),
-            tokens: pairs.iter().map(|p| p.chosen.len() + p.rejected.len()).sum(),
+            tokens: pairs
+                .iter()
+                .map(|p| p.chosen.len() + p.rejected.len())
+                .sum(),
             lr,
             grad_norm: norm,
             skipped,

@@ -275,6 +275,18 @@ impl Renderer {
         }
     }
 
+    /// The prompt ids of a conversation's opening (no generated turn yet), as a rollout sends
+    /// them.
+    pub fn opening_ids(
+        &self,
+        messages: &[Message],
+        functions: &[serde_json::Value],
+    ) -> Result<Vec<u32>> {
+        let mut ids: Vec<u32> = self.bos.into_iter().collect();
+        self.extend_prompt(&mut ids, messages, functions)?;
+        Ok(ids)
+    }
+
     /// Appends the ids of `messages` (env messages after the last generated turn) and the
     /// opening of the next assistant turn to `ids`.
     fn extend_prompt(

@@ -112,6 +112,10 @@ pub struct OnPolicySpec {
     pub annotator: AnnotatorKind,
     /// Eq. 3's constants (and the "w/o step-grained reward" ablation: `step_rewards: false`).
     pub shaper: ShaperConfig,
+    /// Collect on an OpenAI-compatible inference server (vLLM) instead of our own model: after
+    /// every PPO phase the adapter is published there and checked for staleness
+    /// (`docs/scale-out.md`). `None` (default): generate locally.
+    pub server: Option<super::server::ServerConfig>,
 }
 
 impl Default for OnPolicySpec {
@@ -139,6 +143,7 @@ impl Default for OnPolicySpec {
             tiny_model: crate::embedded::TinyModel::default(),
             annotator: AnnotatorKind::GroundTruth,
             shaper: ShaperConfig::default(),
+            server: None,
         }
     }
 }
@@ -160,7 +165,13 @@ impl OnPolicySpec {
                 "must be at least 1",
             ));
         }
-        let t = self.sampling.score_temperature();
+        let t = match &self.server {
+            Some(server) => server
+                .logprobs_mode
+                .score_temperature(&self.sampling.sampling())
+                .map_err(|m| Error::config("on_policy.server.logprobs_mode", m))?,
+            None => self.sampling.score_temperature(),
+        };
         if (ppo.temperature - t).abs() > 1e-12 {
             return Err(Error::config(
                 "ppo.temperature",
@@ -382,6 +393,27 @@ pub(crate) fn run_on_policy(
         });
     }
     let mut fixed: Option<Vec<Episode>> = None;
+    // Rollouts on a server: publish the current adapter first (version = iteration).
+    let mut registry = match &spec.server {
+        Some(cfg) => {
+            let mut e = env.clone();
+            let ctx = steptool_env::Environment::reset(&mut e, &train[0])?;
+            let prompt = renderer.opening_ids(&ctx.messages(), &ctx.functions)?;
+            let mut r = super::server::AdapterRegistry::new(
+                cfg.clone(),
+                None,
+                prompt.iter().map(|&t| i64::from(t)).collect(),
+            )?;
+            let report = r.publish(
+                trainer.model(),
+                first_iteration,
+                &run.root().join("adapters"),
+            )?;
+            tracing::info!("{report}");
+            Some(r)
+        }
+        None => None,
+    };
     for iteration in first_iteration..spec.iterations {
         let step = trainer.steps_done();
         let due = iteration == 0 || (spec.eval_every > 0 && iteration % spec.eval_every == 0);
@@ -516,6 +548,10 @@ pub(crate) fn run_on_policy(
             writer.write(&m)?;
             out.steps_run += 1;
             after_line()?;
+        }
+        if let Some(r) = &mut registry {
+            let report = r.publish(trainer.model(), iteration + 1, &run.root().join("adapters"))?;
+            tracing::info!("{report}");
         }
         let mut extra = input.extra.clone();
         extra["iteration"] = serde_json::json!(iteration + 1);

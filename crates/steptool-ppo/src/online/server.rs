@@ -25,8 +25,8 @@
 //! - **A silently stale adapter is an error.** After each load every replica generates
 //!   greedily from a fixed prompt; the trainer scores the same ids and `publish` fails when a
 //!   log-prob differs by more than [`ServerConfig::tolerance`] (default 1e-2, for bf16 servers),
-//!   naming the replica, the adapter and the difference. verl and TRL users report stale
-//!   adapters after a reload as silent reward plateaus; here it is the first thing checked.
+//!   naming the replica, the adapter and the difference. Silently stale adapters
+//!   after a reload are a frequent complaint in verl and TRL issues; here it is checked first.
 //! - **Which distribution the log-probs are of.** vLLM reports log-probs of the **raw** model
 //!   distribution unless the server is started with `--logprobs-mode processed_logprobs`, which
 //!   reports them after temperature scaling *and* top-k/top-p masking (vLLM's
@@ -566,7 +566,8 @@ impl AdapterRegistry {
 
     /// Writes `model`'s adapter to `dir/policy-v{version}`, loads it on every replica, checks
     /// every replica against `model` on the check prompt, then unloads the previous version.
-    /// On a failed check the previous version stays current (and loaded).
+    /// On a failed check the new version is unloaded again (best effort) and the previous one
+    /// stays current (and loaded).
     pub fn publish(&mut self, model: &Model, version: u64, dir: &Path) -> Result<PublishReport> {
         let name = self.name(version);
         if self.current.as_ref().is_some_and(|c| c.name == name) {
@@ -585,8 +586,18 @@ impl AdapterRegistry {
         }
         let mut max_abs_diff = Vec::new();
         for r in &self.replicas {
-            let d = self.check(r, model, &name)?;
-            max_abs_diff.push((server_names(r), d));
+            match self.check(r, model, &name) {
+                Ok(d) => max_abs_diff.push((server_names(r), d)),
+                Err(e) => {
+                    // Best effort: the failed version leaves the servers, so that the same
+                    // version can be published again once the cause is fixed.
+                    let body = json!({"lora_name": name});
+                    for r in &self.replicas {
+                        let _ = r.post_text(UNLOAD_LORA_ADAPTER, &body);
+                    }
+                    return Err(e);
+                }
+            }
         }
         let unloaded = match self.current.take() {
             Some(old) => {
