@@ -612,3 +612,17 @@ fn dpo_exploration_without_a_success_says_why_there_is_nothing_to_train() -> R {
         .all(|r| r.trajectory.is_none() || r.trace.is_some()));
     Ok(())
 }
+
+#[test]
+fn the_reference_pair_file_reads_whole() -> R {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/reference/dpo_data_example.csv");
+    let rows = steptool_ppo::dpo::read_pair_file(&path)?;
+    // The released sample: 20 pairs, each with a prompt and two different continuations.
+    assert_eq!(rows.len(), 20);
+    for r in &rows {
+        assert!(!r.prompt.is_empty() && !r.chosen.is_empty() && !r.rejected.is_empty());
+        assert_ne!(r.chosen, r.rejected, "line {}", r.line);
+    }
+    Ok(())
+}

@@ -24,8 +24,7 @@ pub fn plot(metrics: &[StepMetrics], path: &Path) -> Result<Option<PathBuf>> {
         Panel::new("clip fraction")
             .with("policy", series(|m| m.clipfrac))
             .with("value", series(|m| m.vf_clipfrac)),
-        Panel::new("final reward of the batch's episodes (data, not the policy)")
-            .with("mean", series(|m| m.mean_score)),
+        Panel::new("batch final reward (data, not policy)").with("mean", series(|m| m.mean_score)),
     ];
     plot_panels(&panels, 3, "PPO step", path)
 }
