@@ -89,3 +89,19 @@ fn sub_trajectory_ablation_makes_one_episode_per_step() -> R {
     assert_eq!(s.steps_done, 1);
     Ok(())
 }
+
+#[test]
+fn shipped_example_specs_parse() -> R {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/specs");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let spec = TrainSpec::from_json_file(&path)?;
+            assert!(!spec.run_name.is_empty(), "{}", path.display());
+            n += 1;
+        }
+    }
+    assert!(n >= 1, "no spec in {}", dir.display());
+    Ok(())
+}

@@ -210,6 +210,12 @@ pub fn adapter_dir(path: &Path) -> Result<PathBuf> {
     Ok(resolve_bundle(path)?.join(ADAPTER))
 }
 
+/// Reads a JSON run spec (any trainer's; unknown fields are rejected by the spec types).
+pub fn read_spec<T: DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(Error::io(path))?;
+    serde_json::from_str(&text).map_err(Error::json(path))
+}
+
 /// Writes `state` as `trainer_state.json` into a bundle being filled.
 pub fn write_state<T: Serialize>(dir: &Path, state: &T) -> Result<()> {
     let p = dir.join(TRAINER_STATE);
@@ -222,6 +228,47 @@ pub fn read_state<T: DeserializeOwned>(dir: &Path) -> Result<T> {
     let p = dir.join(TRAINER_STATE);
     let text = std::fs::read_to_string(&p).map_err(Error::io(&p))?;
     serde_json::from_str(&text).map_err(Error::json(&p))
+}
+
+/// The JSON state of a trainer that counts optimizer steps over a fixed-length schedule (SFT,
+/// DPO): what `trainer_state.json` holds besides the tensors.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepState<C> {
+    /// Format version (1).
+    pub version: u32,
+    /// Optimizer steps done.
+    pub step: u64,
+    /// Total steps of the run (the schedule's length).
+    pub total_steps: u64,
+    /// The trainer's config.
+    pub config: C,
+    /// Caller's data.
+    #[serde(default)]
+    pub extra: serde_json::Value,
+}
+
+impl<C: Serialize + DeserializeOwned + PartialEq> StepState<C> {
+    /// Reads a bundle's state and checks it belongs to this run: the same config and schedule
+    /// length (the error names the fields that differ) and a step that matches the directory.
+    pub fn read_matching(dir: &Path, config: &C, total_steps: u64) -> Result<Self> {
+        let state: StepState<C> = read_state(dir)?;
+        if state.config != *config || state.total_steps != total_steps {
+            let mut changed = changed_fields(&state.config, config);
+            if state.total_steps != total_steps {
+                changed.push("total_steps".into());
+            }
+            return Err(Error::Checkpoint {
+                path: dir.join(TRAINER_STATE),
+                message: format!(
+                    "differs from this run in {} (resume with the same spec)",
+                    changed.join(", ")
+                ),
+            });
+        }
+        check_step(dir, state.step)?;
+        Ok(state)
+    }
 }
 
 /// Checks that a bundle's recorded step matches its directory name (`step-N`), so a hand-edited

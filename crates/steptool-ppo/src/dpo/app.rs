@@ -147,8 +147,7 @@ impl DpoSpec {
 
     /// Reads a JSON spec (unknown fields rejected).
     pub fn from_json_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(Error::io(path))?;
-        serde_json::from_str(&text).map_err(Error::json(path))
+        crate::checkpoint::read_spec(path)
     }
 }
 

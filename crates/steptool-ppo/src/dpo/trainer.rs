@@ -25,7 +25,7 @@ use steptool_model::{Batch, ForwardOptions, PaddingSide, PolicyModel};
 use tch::Tensor;
 
 use crate::adamw::AdamW;
-use crate::checkpoint::{self, ADAPTER, OPTIMIZER, TRAINER_STATE};
+use crate::checkpoint::{self, ADAPTER, OPTIMIZER};
 use crate::error::{Error, Result};
 use crate::schedule::LrSchedule;
 
@@ -268,21 +268,7 @@ pub struct DpoEval {
 }
 
 /// Checkpoint state of a DPO run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DpoState {
-    /// Format version (1).
-    pub version: u32,
-    /// Optimizer steps done.
-    pub step: u64,
-    /// Total steps of the run (the schedule's length).
-    pub total_steps: u64,
-    /// The config.
-    pub config: DpoConfig,
-    /// Caller's data.
-    #[serde(default)]
-    pub extra: serde_json::Value,
-}
+pub type DpoState = checkpoint::StepState<DpoConfig>;
 
 /// DPO of a LoRA policy against its own adapter-free weights.
 pub struct DpoTrainer<M: PolicyModel> {
@@ -616,22 +602,7 @@ impl<M: PolicyModel> DpoTrainer<M> {
 
     /// Restores a bundle of [`DpoTrainer::write_bundle`] (same config and length required).
     pub fn load_checkpoint(&mut self, dir: &Path) -> Result<serde_json::Value> {
-        let state: DpoState = checkpoint::read_state(dir)?;
-        let sp = dir.join(TRAINER_STATE);
-        if state.config != self.config || state.total_steps != self.total_steps {
-            let mut changed = checkpoint::changed_fields(&state.config, &self.config);
-            if state.total_steps != self.total_steps {
-                changed.push("total_steps".into());
-            }
-            return Err(Error::Checkpoint {
-                path: sp,
-                message: format!(
-                    "differs from this run in {} (resume with the same spec)",
-                    changed.join(", ")
-                ),
-            });
-        }
-        checkpoint::check_step(dir, state.step)?;
+        let state = DpoState::read_matching(dir, &self.config, self.total_steps)?;
         self.model.load_adapter(&dir.join(ADAPTER))?;
         self.optimizer.load(&dir.join(OPTIMIZER))?;
         self.step = state.step;

@@ -168,14 +168,7 @@ impl TrainSpec {
 
     /// Reads a JSON spec (unknown fields rejected).
     pub fn from_json_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        serde_json::from_str(&text).map_err(|source| Error::Json {
-            path: path.to_path_buf(),
-            source,
-        })
+        crate::checkpoint::read_spec(path)
     }
 }
 

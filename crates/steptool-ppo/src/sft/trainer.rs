@@ -17,7 +17,7 @@ use steptool_model::{Batch, ForwardOptions, PaddingSide, PolicyModel};
 use tch::Tensor;
 
 use crate::adamw::AdamW;
-use crate::checkpoint::{self, ADAPTER, MODEL, OPTIMIZER, TRAINER_STATE};
+use crate::checkpoint::{self, ADAPTER, MODEL, OPTIMIZER};
 use crate::error::{Error, Result};
 use crate::schedule::LrSchedule;
 
@@ -126,21 +126,7 @@ pub struct SftMetrics {
 }
 
 /// Checkpoint state of an SFT run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SftState {
-    /// Format version (1).
-    pub version: u32,
-    /// Optimizer steps done.
-    pub step: u64,
-    /// Total steps of the run (the schedule's length).
-    pub total_steps: u64,
-    /// The config.
-    pub config: SftConfig,
-    /// Caller's data.
-    #[serde(default)]
-    pub extra: serde_json::Value,
-}
+pub type SftState = checkpoint::StepState<SftConfig>;
 
 /// SFT of a LoRA policy (the adapters are the trained tensors; a value head, if any, is left
 /// alone).
@@ -423,22 +409,7 @@ impl<M: PolicyModel> SftTrainer<M> {
     /// With full fine-tuning the weights are not copied: build the model from the bundle's
     /// `model/` directory first ([`crate::sft::app::run_sft`] does).
     pub fn load_checkpoint(&mut self, dir: &Path) -> Result<serde_json::Value> {
-        let state: SftState = checkpoint::read_state(dir)?;
-        let sp = dir.join(TRAINER_STATE);
-        if state.config != self.config || state.total_steps != self.total_steps {
-            let mut changed = checkpoint::changed_fields(&state.config, &self.config);
-            if state.total_steps != self.total_steps {
-                changed.push("total_steps".into());
-            }
-            return Err(Error::Checkpoint {
-                path: sp,
-                message: format!(
-                    "differs from this run in {} (resume with the same spec)",
-                    changed.join(", ")
-                ),
-            });
-        }
-        checkpoint::check_step(dir, state.step)?;
+        let state = SftState::read_matching(dir, &self.config, self.total_steps)?;
         if !self.config.full_finetune {
             self.model.load_adapter(&dir.join(ADAPTER))?;
         }
