@@ -317,6 +317,33 @@ pub fn evaluate_policy(
     ))
 }
 
+/// The held-out evaluation of every strategy of `spec` at PPO step `step`.
+fn evaluate_strategies(
+    model: &Model,
+    renderer: &Renderer,
+    spec: &OnPolicySpec,
+    env: &SyntheticEnv,
+    test: &[SyntheticTask],
+    step: u64,
+) -> Result<Vec<EvalMetrics>> {
+    spec.eval_strategies
+        .iter()
+        .map(|&strategy| {
+            evaluate_policy(
+                model,
+                renderer,
+                &spec.sampling,
+                env,
+                test,
+                &spec.rollout,
+                strategy,
+                step,
+            )
+            .map(|(m, _)| m)
+        })
+        .collect()
+}
+
 /// What an on-policy run did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct OnPolicyOutcome {
@@ -418,17 +445,7 @@ pub(crate) fn run_on_policy(
         let step = trainer.steps_done();
         let due = iteration == 0 || (spec.eval_every > 0 && iteration % spec.eval_every == 0);
         if due {
-            for &strategy in &spec.eval_strategies {
-                let (m, _) = evaluate_policy(
-                    trainer.model(),
-                    renderer,
-                    &spec.sampling,
-                    &env,
-                    &test,
-                    &spec.rollout,
-                    strategy,
-                    step,
-                )?;
+            for m in evaluate_strategies(trainer.model(), renderer, spec, &env, &test, step)? {
                 writer.write(&m)?;
                 out.evals.push(m);
                 after_line()?;
@@ -565,17 +582,7 @@ pub(crate) fn run_on_policy(
     // The final evaluation, at the final step.
     let step = trainer.steps_done();
     if out.evals.last().is_none_or(|e| e.step != step) || first_iteration == spec.iterations {
-        for &strategy in &spec.eval_strategies {
-            let (m, _) = evaluate_policy(
-                trainer.model(),
-                renderer,
-                &spec.sampling,
-                &env,
-                &test,
-                &spec.rollout,
-                strategy,
-                step,
-            )?;
+        for m in evaluate_strategies(trainer.model(), renderer, spec, &env, &test, step)? {
             writer.write(&m)?;
             out.evals.push(m);
             after_line()?;
