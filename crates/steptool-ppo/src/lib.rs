@@ -49,6 +49,7 @@ pub mod common;
 pub mod dpo;
 pub mod embedded;
 mod error;
+pub mod experiment;
 pub mod online;
 pub mod ppo;
 pub mod rft;

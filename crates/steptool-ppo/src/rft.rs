@@ -34,6 +34,10 @@ pub struct RftSpec {
     pub samples: usize,
     /// Sampling temperature (T). The paper's: 0.7.
     pub temperature: f64,
+    /// Take the samples from this rollout file (`steptool rollout` JSONL of the start policy,
+    /// such as an experiment's shared collection) instead of sampling; `samples` and
+    /// `temperature` then only describe it. Default `None`: sample.
+    pub samples_from: Option<PathBuf>,
     /// The SFT run on the union (`sft.env.train_tasks` tasks are sampled).
     pub sft: SftSpec,
 }
@@ -43,6 +47,7 @@ impl Default for RftSpec {
         RftSpec {
             samples: 3,
             temperature: 0.7,
+            samples_from: None,
             sft: SftSpec {
                 run_name: "rft".into(),
                 ..SftSpec::default()
@@ -203,19 +208,24 @@ pub fn run_rft(spec: RftSpec) -> Result<RftSummary> {
         let text = std::fs::read_to_string(&counts_file).map_err(Error::io(&counts_file))?;
         serde_json::from_str(&text).map_err(Error::json(&counts_file))?
     } else {
-        let opts = steptool_model::load_options(&s.device, s.precision)?;
-        let (renderer, model) = load_policy(
-            start.as_deref(),
-            s.tokenizer.as_deref(),
-            &s.env,
-            None,
-            opts,
-            s.sft.seed,
-            &out_dir,
-        )?;
-        let (sampled, failed, _) =
-            explore(&model, &renderer, &s.env, spec.samples, spec.temperature)?;
-        drop(model);
+        let (sampled, failed) = match &spec.samples_from {
+            Some(path) => (read_records(path)?, 0),
+            None => {
+                let opts = steptool_model::load_options(&s.device, s.precision)?;
+                let (renderer, model) = load_policy(
+                    start.as_deref(),
+                    s.tokenizer.as_deref(),
+                    &s.env,
+                    None,
+                    opts,
+                    s.sft.seed,
+                    &out_dir,
+                )?;
+                let (sampled, failed, _) =
+                    explore(&model, &renderer, &s.env, spec.samples, spec.temperature)?;
+                (sampled, failed)
+            }
+        };
         let expert = match &s.data {
             SftData::Synthetic { tasks } => expert_records(&s.env, *tasks)?,
             SftData::Records { path } => read_records(path)?,

@@ -43,7 +43,7 @@ impl Panel {
 }
 
 /// Registers DejaVu Sans (or another system TTF) for the plot's text; false when none exists.
-fn register_font() -> bool {
+pub(crate) fn register_font() -> bool {
     static FONT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *FONT.get_or_init(|| {
         let candidates = [

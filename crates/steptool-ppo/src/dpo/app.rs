@@ -44,6 +44,13 @@ pub enum DpoData {
         /// Sampling temperature. The paper's: 0.7.
         temperature: f64,
     },
+    /// ETO's pairing of rollouts collected elsewhere (`steptool rollout --agent policy` JSONL
+    /// of the start policy on `env.train_tasks`, such as an experiment's shared collection),
+    /// judged by the ground truth.
+    Records {
+        /// The JSONL file.
+        path: PathBuf,
+    },
     /// The reference's pair file (`prompt`, `chosen`, `rejected`; tab-separated, quoted).
     Pairs {
         /// The file.
@@ -327,6 +334,12 @@ pub fn run_dpo(spec: DpoSpec) -> Result<DpoSummary> {
             stats.no_turn += failed;
             (pairs, stats)
         }
+        DpoData::Records { path } => {
+            let bench = Arc::new(SyntheticBenchmark::new(spec.env.benchmark.clone())?);
+            let train = bench.tasks(Split::Train, spec.env.train_tasks, spec.env.task_seed)?;
+            let annotator = GroundTruthAnnotator::new(bench, &train);
+            exploration_pairs(&read_records(path)?, &annotator)?
+        }
         DpoData::Pairs { path } => {
             let rows = read_pair_file(path)?;
             let bos = match spec.env.chat_format {
@@ -372,7 +385,7 @@ pub fn run_dpo(spec: DpoSpec) -> Result<DpoSummary> {
             stats.too_long
         )));
     }
-    let total = per_epoch * spec.dpo.epochs;
+    let total = spec.dpo.total_steps(per_epoch);
     let spec_json = crate::app::write_spec(&spec, &out_dir)?;
     let extra = serde_json::json!({ "spec": spec_json });
     let mut trainer = DpoTrainer::new(model, spec.dpo.clone(), total)?;

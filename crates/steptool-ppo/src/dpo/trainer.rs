@@ -44,6 +44,10 @@ pub struct DpoConfig {
     pub warmup_fraction: f64,
     /// Passes over the pairs. Default 3.
     pub epochs: u64,
+    /// Run exactly this many optimizer steps instead of `epochs` passes (the pairs are
+    /// cycled; the LR schedule is planned for these steps), as TRL's `max_steps`. Default
+    /// `None`.
+    pub max_steps: Option<u64>,
     /// Pairs per optimizer step. Default 8.
     pub batch_size: usize,
     /// Pairs per forward pass (gradient accumulation over `batch_size / micro`). Default 1.
@@ -73,6 +77,7 @@ impl Default for DpoConfig {
             learning_rate: 1e-4,
             warmup_fraction: 0.04,
             epochs: 3,
+            max_steps: None,
             batch_size: 8,
             micro_batch_size: 1,
             max_grad_norm: Some(1.0),
@@ -87,8 +92,20 @@ impl Default for DpoConfig {
 }
 
 impl DpoConfig {
+    /// Optimizer steps of a run with `per_epoch` batches per pass: `max_steps` when set,
+    /// otherwise `epochs` passes.
+    pub fn total_steps(&self, per_epoch: u64) -> u64 {
+        self.max_steps.unwrap_or(per_epoch * self.epochs)
+    }
+
     /// Checks every field.
     pub fn validate(&self) -> Result<()> {
+        if self.max_steps == Some(0) {
+            return Err(Error::config(
+                "dpo.max_steps",
+                "must be at least 1 when set",
+            ));
+        }
         if !(self.beta.is_finite() && self.beta > 0.0) {
             return Err(Error::config("dpo.beta", "must be finite and > 0"));
         }

@@ -112,6 +112,11 @@ pub struct OnPolicySpec {
     pub annotator: AnnotatorKind,
     /// Eq. 3's constants (and the "w/o step-grained reward" ablation: `step_rewards: false`).
     pub shaper: ShaperConfig,
+    /// Offline schedule: take the one collection from this rollout file (the start policy's
+    /// `steptool rollout --agent policy` records, with their token traces, on `train_tasks`)
+    /// instead of collecting, so that several methods train on the same rollouts (an
+    /// experiment's shared collection). Default `None`: collect.
+    pub collected: Option<PathBuf>,
     /// Collect on an OpenAI-compatible inference server (vLLM) instead of our own model: after
     /// every PPO phase the adapter is published there and checked for staleness
     /// (`docs/scale-out.md`). `None` (default): generate locally.
@@ -143,6 +148,7 @@ impl Default for OnPolicySpec {
             tiny_model: crate::embedded::TinyModel::default(),
             annotator: AnnotatorKind::GroundTruth,
             shaper: ShaperConfig::default(),
+            collected: None,
             server: None,
         }
     }
@@ -153,6 +159,12 @@ impl OnPolicySpec {
     pub fn validate(&self, ppo: &crate::PpoConfig) -> Result<()> {
         self.sampling.validate()?;
         self.rollout.validate()?;
+        if self.collected.is_some() && self.schedule != Schedule::Offline {
+            return Err(Error::config(
+                "on_policy.collected",
+                "a given collection needs the offline schedule (the online one collects every iteration)",
+            ));
+        }
         if self.train_tasks == 0 || self.eval_tasks == 0 || self.samples_per_task == 0 {
             return Err(Error::config(
                 "on_policy.train_tasks / eval_tasks / samples_per_task",
@@ -454,8 +466,29 @@ pub(crate) fn run_on_policy(
         // Collect.
         let t0 = Instant::now();
         let fresh = spec.schedule == Schedule::Online || iteration == 0;
+        let given = match (&spec.collected, spec.schedule) {
+            (Some(path), Schedule::Offline) if fresh => Some(path),
+            _ => None,
+        };
         let (records, failed, stats) = if spec.schedule == Schedule::Offline && !fresh {
             (read_records(&collected)?, 0, ServeStats::default())
+        } else if let Some(path) = given {
+            let records = read_records(path)?;
+            if let Some(r) = records
+                .iter()
+                .find(|r| r.trajectory.is_some() && r.trace.is_none())
+            {
+                return Err(Error::Input(format!(
+                    "{}: task {} sample {} has no token trace (roll out with `--agent policy`)",
+                    path.display(),
+                    r.query_id,
+                    r.sample
+                )));
+            }
+            let dir = run.root().join("rollouts");
+            std::fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+            write_records(&collected, &records)?;
+            (records, 0, ServeStats::default())
         } else {
             let cfg = RolloutConfig {
                 samples: spec.samples_per_task,
@@ -596,7 +629,11 @@ pub(crate) fn run_on_policy(
 /// an environment): the expert's demonstrations of the train tasks and the prompts of the test
 /// tasks, rendered by `format`.
 pub fn synthetic_texts(spec: &OnPolicySpec) -> Result<Vec<String>> {
-    let bench = Arc::new(SyntheticBenchmark::new(spec.benchmark.clone())?);
+    let mut benchmark = spec.benchmark.clone();
+    if let Some(seed) = spec.tiny_model.tokenizer_world_seed {
+        benchmark.world_seed = seed;
+    }
+    let bench = Arc::new(SyntheticBenchmark::new(benchmark)?);
     let (train, test) = tasks(&bench, spec)?;
     let env = SyntheticEnv::new(bench.clone(), spec.env.clone());
     let agent = steptool_env::synthetic::ExpertAgent::new(&train);

@@ -134,6 +134,7 @@ impl SftSpec {
                     kv_heads: 4,
                     intermediate: 704,
                     vocab: 1500,
+                    ..crate::embedded::TinyModel::default()
                 },
                 sampling: crate::online::PolicySampling {
                     temperature: 0.0,
@@ -411,7 +412,7 @@ pub fn run_sft(spec: SftSpec) -> Result<SftSummary> {
             spec.sft.batch_size
         )));
     }
-    let total = per_epoch * spec.sft.epochs;
+    let total = spec.sft.total_steps(per_epoch);
     let spec_json = crate::app::write_spec(&spec, &out_dir)?;
     let extra = serde_json::json!({ "spec": spec_json });
     let mut trainer = SftTrainer::new(model, spec.sft.clone(), total)?;

@@ -32,6 +32,10 @@ pub struct SftConfig {
     pub warmup_fraction: f64,
     /// Passes over the data.
     pub epochs: u64,
+    /// Run exactly this many optimizer steps instead of `epochs` passes (the data is cycled,
+    /// each pass a new permutation; the LR schedule is planned for these steps), as TRL's
+    /// `max_steps`. Used to give several methods the same number of updates. Default `None`.
+    pub max_steps: Option<u64>,
     /// Conversations per optimizer step.
     pub batch_size: usize,
     /// Conversations per forward pass (gradient accumulation over `batch_size / micro`).
@@ -54,6 +58,14 @@ pub struct SftConfig {
     /// trained from scratch (the embedded tiny LLaMA) needs it: LoRA cannot move its frozen
     /// random embeddings and norms. Default false.
     pub full_finetune: bool,
+    /// Weight of the next-token loss on the other tokens of a conversation (system prompt,
+    /// user turn, tool responses) beside the assistant turns. 0 (default) is the paper's and
+    /// the reference's assistant-only SFT. A model trained from scratch (the embedded tiny
+    /// LLaMA) learns to read its context, that is to copy names and ids from the query and
+    /// the observations, far sooner when it also models that context (as a pretrained model
+    /// already has); TRL's `SFTTrainer` trains on every token unless told otherwise. The
+    /// reported and held-out losses stay per assistant token.
+    pub context_loss_weight: f64,
 }
 
 impl Default for SftConfig {
@@ -62,6 +74,7 @@ impl Default for SftConfig {
             learning_rate: 5e-5,
             warmup_fraction: 0.04,
             epochs: 3,
+            max_steps: None,
             batch_size: 8,
             micro_batch_size: 2,
             max_grad_norm: Some(1.0),
@@ -72,13 +85,32 @@ impl Default for SftConfig {
             chunk_tokens: 512,
             seed: 2024,
             full_finetune: false,
+            context_loss_weight: 0.0,
         }
     }
 }
 
 impl SftConfig {
+    /// Optimizer steps of a run with `per_epoch` batches per pass: `max_steps` when set,
+    /// otherwise `epochs` passes.
+    pub fn total_steps(&self, per_epoch: u64) -> u64 {
+        self.max_steps.unwrap_or(per_epoch * self.epochs)
+    }
+
     /// Checks every field.
     pub fn validate(&self) -> Result<()> {
+        if self.max_steps == Some(0) {
+            return Err(Error::config(
+                "sft.max_steps",
+                "must be at least 1 when set",
+            ));
+        }
+        if !(self.context_loss_weight.is_finite() && self.context_loss_weight >= 0.0) {
+            return Err(Error::config(
+                "sft.context_loss_weight",
+                "must be finite and >= 0",
+            ));
+        }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
             return Err(Error::config("sft.learning_rate", "must be finite and > 0"));
         }
@@ -150,8 +182,8 @@ impl<M: PolicyModel> std::fmt::Debug for SftTrainer<M> {
 
 /// Per-position loss weights of one episode in the `L − 1` layout: 1 where the next token is an
 /// assistant token.
-fn target_mask(e: &Episode) -> Vec<f32> {
-    let mut m = vec![0f32; e.len().saturating_sub(1)];
+fn target_mask(e: &Episode, context_weight: f32) -> Vec<f32> {
+    let mut m = vec![context_weight; e.len().saturating_sub(1)];
     for s in e.action_spans() {
         for p in s.scoring_positions() {
             m[p] = 1.0;
@@ -233,13 +265,15 @@ impl<M: PolicyModel> SftTrainer<M> {
         Ok(())
     }
 
-    /// Summed negative log-likelihood of the assistant tokens of `episodes` (one forward) and
-    /// the output for backward.
+    /// Summed negative log-likelihood of `episodes` (one forward), the assistant tokens at
+    /// weight 1 and the others at `context_weight`, the assistant tokens' own sum, and the
+    /// output for backward.
     fn nll(
         &self,
         episodes: &[&Episode],
         train: bool,
-    ) -> Result<(Tensor, steptool_model::PolicyOutput)> {
+        context_weight: f32,
+    ) -> Result<(Tensor, f64, steptool_model::PolicyOutput)> {
         let ids: Vec<Vec<i64>> = episodes
             .iter()
             .map(|e| e.input_ids().iter().map(|&t| i64::from(t)).collect())
@@ -256,20 +290,31 @@ impl<M: PolicyModel> SftTrainer<M> {
             },
         )?;
         let w = out.logprobs.size()[1] as usize;
-        let mut flat = vec![0f32; episodes.len() * w];
-        for (j, e) in episodes.iter().enumerate() {
-            let m = target_mask(e);
-            flat[j * w..j * w + m.len()].copy_from_slice(&m);
-        }
-        let mask = Tensor::f_from_slice(&flat)?
-            .f_view([episodes.len() as i64, w as i64])?
-            .f_to_device(self.model.device())?;
-        let nll = out
+        let mask = |weight: f32| -> Result<Tensor> {
+            let mut flat = vec![0f32; episodes.len() * w];
+            for (j, e) in episodes.iter().enumerate() {
+                let m = target_mask(e, weight);
+                flat[j * w..j * w + m.len()].copy_from_slice(&m);
+            }
+            Ok(Tensor::f_from_slice(&flat)?
+                .f_view([episodes.len() as i64, w as i64])?
+                .f_to_device(self.model.device())?)
+        };
+        let weighted = out
             .logprobs
-            .f_mul(&mask)?
+            .f_mul(&mask(context_weight)?)?
             .f_sum(tch::Kind::Float)?
             .f_neg()?;
-        Ok((nll, out))
+        let assistant = if context_weight == 0.0 {
+            weighted.f_double_value(&[])?
+        } else {
+            let _g = tch::no_grad_guard();
+            -out.logprobs
+                .f_mul(&mask(0.0)?)?
+                .f_sum(tch::Kind::Float)?
+                .f_double_value(&[])?
+        };
+        Ok((weighted, assistant, out))
     }
 
     /// One optimizer step on `batch_size` episodes.
@@ -294,18 +339,25 @@ impl<M: PolicyModel> SftTrainer<M> {
         let mut order: Vec<&Episode> = episodes.iter().collect();
         order.sort_by_key(|e| e.len());
         self.optimizer.zero_grad();
+        let w = self.config.context_loss_weight;
+        // The normaliser counts context tokens at their weight.
+        let context: usize = episodes
+            .iter()
+            .map(|e| e.len().saturating_sub(1))
+            .sum::<usize>()
+            - trained;
+        let denom = trained as f64 + w * context as f64;
         let mut total = 0.0;
         let mut finite = true;
         for mb in order.chunks(self.config.micro_batch_size) {
-            let (nll, out) = self.nll(mb, true)?;
-            let v = nll.f_double_value(&[])?;
-            if !v.is_finite() {
+            let (nll, assistant, out) = self.nll(mb, true, w as f32)?;
+            if !(assistant.is_finite() && nll.f_double_value(&[])?.is_finite()) {
                 finite = false;
                 continue;
             }
-            total += v;
-            self.model
-                .backward(&nll.f_div_scalar(trained as f64)?, &out)?;
+            // The reported loss is per assistant token, with or without context loss.
+            total += assistant;
+            self.model.backward(&nll.f_div_scalar(denom)?, &out)?;
         }
         let norm = self.optimizer.grad_norm()?;
         let lr = self.config.learning_rate * self.schedule.factor(self.step);
@@ -354,8 +406,8 @@ impl<M: PolicyModel> SftTrainer<M> {
         let refs: Vec<&Episode> = episodes.iter().collect();
         let mut total = 0.0;
         for mb in refs.chunks(self.config.micro_batch_size) {
-            let (nll, out) = self.nll(mb, false)?;
-            total += nll.f_double_value(&[])?;
+            let (nll, v, out) = self.nll(mb, false, 0.0)?;
+            total += v;
             self.model
                 .backward(&nll.f_div_scalar(trained.max(1) as f64)?, &out)?;
         }
@@ -375,7 +427,7 @@ impl<M: PolicyModel> SftTrainer<M> {
         let (mut sum, mut n) = (0.0, 0usize);
         let refs: Vec<&Episode> = episodes.iter().collect();
         for mb in refs.chunks(self.config.micro_batch_size) {
-            sum += self.nll(mb, false)?.0.f_double_value(&[])?;
+            sum += self.nll(mb, false, 0.0)?.1;
             n += mb
                 .iter()
                 .map(|e| e.action_spans().iter().map(|s| s.len()).sum::<usize>())

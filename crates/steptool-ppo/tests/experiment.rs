@@ -1,0 +1,60 @@
+//! `steptool experiment --preset quick` end to end: every method runs from the one SFT start,
+//! every row and column of the report is written, and a resumed study keeps what it has.
+
+use steptool_ppo::experiment::{run_experiment, ExperimentSpec, Method};
+
+#[test]
+fn the_quick_study_runs_every_method_and_reports_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("study");
+    let mut spec = ExperimentSpec::quick();
+    spec.progress = false;
+    let summary = run_experiment(spec.clone(), &out, false, false).unwrap();
+    let r = &summary.results;
+    assert_eq!(r.method_order.len(), Method::ALL.len());
+    for m in Method::ALL {
+        let res = &r.methods[m.as_str()];
+        for st in ["cot", "dfsdt"] {
+            let s = &res.strategies[st];
+            assert!((0.0..=100.0).contains(&s.pass_rate), "{m:?} {st}");
+            assert_eq!(s.per_seed.len(), 1);
+            assert_eq!(s.errors.len(), 4, "{m:?} {st}: the four error types");
+        }
+        let ks: Vec<&String> = res.strategies["cot"].pass_at_k.keys().collect();
+        assert_eq!(ks.len(), 4, "{m:?}: pass@1,2,4,8");
+        // Every trained method ran the same budget; the start ran none.
+        match m {
+            Method::Sft => assert_eq!(res.optimizer_updates, 0.0),
+            Method::EtoDpo if !res.notes[0].contains_key("pairs") => panic!("no pair stats"),
+            Method::EtoDpo if res.notes[0].contains_key("untrained") => {}
+            _ => assert_eq!(res.optimizer_updates, r.updates as f64, "{m:?}"),
+        }
+    }
+    let md = std::fs::read_to_string(out.join("results.md")).unwrap();
+    for m in Method::ALL {
+        assert!(md.contains(m.label().trim()), "{} missing", m.label());
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(json["preset"], "quick");
+    assert!(json["methods"]["steptool"]["dfsdt"]["pass_rate"].is_number());
+    for png in ["fig5.png", "training.png", "pass_at_k.png"] {
+        assert!(out.join(png).is_file(), "{png}");
+    }
+
+    // Run again: refused without a flag; resumed, every method is kept as it was.
+    let e = run_experiment(spec.clone(), &out, false, false).unwrap_err();
+    assert!(e.to_string().contains("--resume"), "{e}");
+    let again = run_experiment(spec.clone(), &out, true, false).unwrap();
+    for m in Method::ALL {
+        assert_eq!(
+            again.results.methods[m.as_str()].strategies,
+            r.methods[m.as_str()].strategies
+        );
+    }
+    // A resume with another spec says which field changed.
+    let mut other = spec;
+    other.samples = 3;
+    let e = run_experiment(other, &out, true, false).unwrap_err();
+    assert!(e.to_string().contains("samples"), "{e}");
+}
