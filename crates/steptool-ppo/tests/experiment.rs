@@ -3,13 +3,15 @@
 
 use steptool_ppo::experiment::{run_experiment, ExperimentSpec, Method};
 
+type R = Result<(), Box<dyn std::error::Error>>;
+
 #[test]
-fn the_quick_study_runs_every_method_and_reports_every_row() {
-    let dir = tempfile::tempdir().unwrap();
+fn the_quick_study_runs_every_method_and_reports_every_row() -> R {
+    let dir = tempfile::tempdir()?;
     let out = dir.path().join("study");
     let mut spec = ExperimentSpec::quick();
     spec.progress = false;
-    let summary = run_experiment(spec.clone(), &out, false, false).unwrap();
+    let summary = run_experiment(spec.clone(), &out, false, false)?;
     let r = &summary.results;
     assert_eq!(r.method_order.len(), Method::ALL.len());
     for m in Method::ALL {
@@ -30,12 +32,12 @@ fn the_quick_study_runs_every_method_and_reports_every_row() {
             _ => assert_eq!(res.optimizer_updates, r.updates as f64, "{m:?}"),
         }
     }
-    let md = std::fs::read_to_string(out.join("results.md")).unwrap();
+    let md = std::fs::read_to_string(out.join("results.md"))?;
     for m in Method::ALL {
         assert!(md.contains(m.label().trim()), "{} missing", m.label());
     }
     let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json"))?)?;
     assert_eq!(json["preset"], "quick");
     assert!(json["methods"]["steptool"]["dfsdt"]["pass_rate"].is_number());
     for png in ["fig5.png", "training.png", "pass_at_k.png"] {
@@ -43,9 +45,11 @@ fn the_quick_study_runs_every_method_and_reports_every_row() {
     }
 
     // Run again: refused without a flag; resumed, every method is kept as it was.
-    let e = run_experiment(spec.clone(), &out, false, false).unwrap_err();
+    let Err(e) = run_experiment(spec.clone(), &out, false, false) else {
+        return Err("a second run without --resume was not refused".into());
+    };
     assert!(e.to_string().contains("--resume"), "{e}");
-    let again = run_experiment(spec.clone(), &out, true, false).unwrap();
+    let again = run_experiment(spec.clone(), &out, true, false)?;
     for m in Method::ALL {
         assert_eq!(
             again.results.methods[m.as_str()].strategies,
@@ -55,6 +59,9 @@ fn the_quick_study_runs_every_method_and_reports_every_row() {
     // A resume with another spec says which field changed.
     let mut other = spec;
     other.samples = 3;
-    let e = run_experiment(other, &out, true, false).unwrap_err();
+    let Err(e) = run_experiment(other, &out, true, false) else {
+        return Err("a resume with a changed spec was not refused".into());
+    };
     assert!(e.to_string().contains("samples"), "{e}");
+    Ok(())
 }

@@ -436,7 +436,7 @@ fn plot_bars(results: &Results, path: &Path) -> Result<Option<PathBuf>> {
         }
         let n = names.len() as f64;
         let mut chart = builder
-            .build_cartesian_2d(-0.5..(n - 0.5), 0.0..(top * 1.15).min(100.0).max(10.0))
+            .build_cartesian_2d(-0.5..(n - 0.5), 0.0..(top * 1.15).clamp(10.0, 100.0))
             .map_err(|e| perr(&e))?;
         if text {
             let labels: Vec<String> = names.iter().map(|s| s.replace('_', " ")).collect();
@@ -524,6 +524,8 @@ mod tests {
     use super::*;
     use crate::experiment::evaluate::StrategyEval;
 
+    type R = std::result::Result<(), Box<dyn std::error::Error>>;
+
     fn eval(method: Method, seed: u64, solved: &[bool]) -> MethodEval {
         let s = StrategyEval {
             tasks: solved.len(),
@@ -553,7 +555,7 @@ mod tests {
     }
 
     #[test]
-    fn aggregates_mean_std_win_rate_and_curves() {
+    fn aggregates_mean_std_win_rate_and_curves() -> R {
         let mut spec = ExperimentSpec::quick();
         spec.seeds = vec![1, 2];
         spec.methods = vec![Method::Sft, Method::Steptool];
@@ -581,12 +583,13 @@ mod tests {
         for label in ["SFT", "StepTool", "pass@2", "Win rate", "tool selection"] {
             assert!(md.contains(label), "{label} missing from\n{md}");
         }
-        let json = serde_json::to_value(&r).unwrap();
+        let json = serde_json::to_value(&r)?;
         assert!(json["methods"]["steptool"]["cot"]["pass_rate_std"].is_number());
+        Ok(())
     }
 
     #[test]
-    fn the_report_files_are_written() {
+    fn the_report_files_are_written() -> R {
         let mut spec = ExperimentSpec::quick();
         spec.methods = vec![Method::Sft, Method::Steptool];
         let evals = vec![
@@ -594,8 +597,8 @@ mod tests {
             eval(Method::Steptool, 1, &[true, true]),
         ];
         let r = Results::aggregate(&spec, &evals, 1.0);
-        let dir = tempfile::tempdir().unwrap();
-        let files = write_report(&r, dir.path()).unwrap();
+        let dir = tempfile::tempdir()?;
+        let files = write_report(&r, dir.path())?;
         for f in [
             "results.json",
             "results.md",
@@ -605,7 +608,8 @@ mod tests {
         ] {
             let p = dir.path().join(f);
             assert!(files.contains(&p), "{f} not reported");
-            assert!(std::fs::metadata(&p).unwrap().len() > 100, "{f} empty");
+            assert!(std::fs::metadata(&p)?.len() > 100, "{f} empty");
         }
+        Ok(())
     }
 }
