@@ -283,3 +283,36 @@ fn online_loop_evaluates_held_out_tasks_and_resumes_exactly() -> R {
     m.load_adapter(&adapter)?;
     Ok(())
 }
+
+#[test]
+fn the_wo_step_optimization_ablation_trains_single_step_episodes_on_the_same_budget() -> R {
+    let _g = serial();
+    let step_counts = |path: &std::path::Path| -> Result<Vec<usize>, Box<dyn std::error::Error>> {
+        Ok(comparable(path)?
+            .iter()
+            .filter(|v| v.get("kind").is_none())
+            .map(|v| v["step_stats"].as_array().map_or(0, Vec::len))
+            .collect())
+    };
+    let a = tempfile::tempdir()?;
+    let whole = run_training(spec_for(a.path(), 1, false))?;
+    let b = tempfile::tempdir()?;
+    let mut spec = spec_for(b.path(), 1, false);
+    spec.ppo.sub_trajectories = true;
+    spec.ppo.estimator = serde_json::from_str("\"final_reward\"")?;
+    let split = run_training(spec)?;
+    // The same number of PPO steps (those of the 6 whole trajectories), however many steps
+    // the trajectories had.
+    assert_eq!(split.steps_done, whole.steps_done);
+    let whole_steps = step_counts(&a.path().join("op/metrics.jsonl"))?;
+    assert!(
+        whole_steps.iter().any(|&n| n > 1),
+        "the whole trajectories have several steps: {whole_steps:?}"
+    );
+    let split_steps = step_counts(&b.path().join("op/metrics.jsonl"))?;
+    assert!(
+        split_steps.iter().all(|&n| n == 1),
+        "every trained episode is one step: {split_steps:?}"
+    );
+    Ok(())
+}

@@ -3,11 +3,12 @@
 //! sampled CoT for pass@k.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use steptool_env::metrics::{pass_at_k_mean, record_errors, ErrorSummary};
-use steptool_env::rollout::{RolloutConfig, Strategy};
+use steptool_env::rollout::{write_records, RolloutConfig, Strategy};
 use steptool_env::synthetic::{Split, SyntheticBenchmark, SyntheticEnv};
 use steptool_model::Model;
 
@@ -66,14 +67,26 @@ pub fn strategy_name(s: Strategy) -> &'static str {
     }
 }
 
-/// Evaluates `model` on the study's test tasks.
+/// Evaluates `model` on the study's test tasks. With `records_dir`, the trajectories behind
+/// the numbers are kept there (`eval-cot.jsonl`, `eval-dfsdt.jsonl`, `pass-at-k.jsonl`).
 pub fn evaluate_model(
     model: &Model,
     renderer: &Renderer,
     env_spec: &OnPolicySpec,
     eval: &StudyEval,
     seed: u64,
+    records_dir: Option<&Path>,
 ) -> Result<(BTreeMap<String, StrategyEval>, BTreeMap<String, f64>)> {
+    let keep = |name: &str, records: &[steptool_env::rollout::RolloutRecord]| -> Result<()> {
+        if let Some(dir) = records_dir {
+            std::fs::create_dir_all(dir).map_err(crate::Error::io(dir))?;
+            let path = dir.join(name);
+            let tmp = steptool_mdp::atomic::temp_sibling(&path);
+            write_records(&tmp, records)?;
+            std::fs::rename(&tmp, &path).map_err(crate::Error::io(&path))?;
+        }
+        Ok(())
+    };
     let bench = Arc::new(SyntheticBenchmark::new(env_spec.benchmark.clone())?);
     let test = bench.tasks(Split::Test, eval.tasks, env_spec.task_seed)?;
     let env = SyntheticEnv::new(bench, env_spec.env.clone());
@@ -89,6 +102,7 @@ pub fn evaluate_model(
             strategy,
             0,
         )?;
+        keep(&format!("eval-{}.jsonl", strategy_name(strategy)), &records)?;
         let per_answer: Vec<_> = records.iter().map(record_errors).collect();
         let summary = ErrorSummary::from_steps(&per_answer, true);
         // Failed rollouts are unsolved tasks with no steps: shares over all tasks.
@@ -135,6 +149,7 @@ pub fn evaluate_model(
     for f in &summary.failures {
         tracing::warn!(task = f.task_index, sample = f.sample, error = %f.error, "pass@k rollout failed: counted as unsolved");
     }
+    keep("pass-at-k.jsonl", &summary.records)?;
     // A failed rollout is an unsolved sample: count from the records, over n per task.
     let mut correct: BTreeMap<String, usize> = tasks.iter().map(|t| (t.id.clone(), 0)).collect();
     for r in &summary.records {

@@ -364,7 +364,8 @@ pub fn run_experiment(
             } else {
                 load_policy(Some(&start), None, &env_s, None, opts, seed, out)?
             };
-            let (strategies, pass_at_k) = evaluate_model(&model, &renderer, env, &spec.eval, seed)?;
+            let (strategies, pass_at_k) =
+                evaluate_model(&model, &renderer, env, &spec.eval, seed, Some(&mdir))?;
             let e = MethodEval {
                 method: method.as_str().into(),
                 seed,

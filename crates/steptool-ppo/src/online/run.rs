@@ -581,9 +581,17 @@ pub(crate) fn run_on_policy(
                 episodes
             }
         };
-        // Train.
+        // Train. "w/o step-grained optimization": every step of a trajectory becomes its own
+        // episode (its tokens up to that action, trained on that step's reward only); the PPO
+        // steps stay those of the whole trajectories, drawn from the larger set, so the ablation
+        // gets the same number of updates as the method it ablates.
         let bs = trainer.config().batch_size;
         let per_pass = crate::data::batches_per_epoch(episodes.len(), bs) as u64;
+        let episodes = if trainer.config().sub_trajectories {
+            crate::data::sub_trajectories(&episodes)?
+        } else {
+            episodes
+        };
         if per_pass == 0 {
             return Err(Error::Input(format!(
                 "iteration {iteration}: {} episodes are fewer than one PPO batch of {bs} (raise train_tasks or samples_per_task, or lower ppo.batch_size)",
