@@ -60,13 +60,18 @@ pub fn load_jsonl(path: &Path) -> Result<Vec<Episode>> {
 
 /// The "w/o step-grained optimization" ablation: step `k` of an episode becomes its own
 /// single-step episode, the tokens up to the end of action `k` (earlier actions are context),
-/// with step `k`'s reward as its only (final) reward.
+/// with step `k`'s reward as its only (final) reward. Behaviour log-probs (on-policy data) are
+/// cut to the same prefix.
 pub fn sub_trajectories(episodes: &[Episode]) -> Result<Vec<Episode>> {
     let mut out = Vec::new();
     for ep in episodes {
         for (span, &r) in ep.action_spans().iter().zip(ep.step_rewards()) {
             let ids = ep.input_ids()[..span.end].to_vec();
-            out.push(Episode::new(ids, vec![*span], vec![r])?);
+            let mut sub = Episode::new(ids, vec![*span], vec![r])?;
+            if let Some(lp) = ep.behaviour_logprobs() {
+                sub = sub.with_behaviour_logprobs(lp[..span.end - 1].to_vec())?;
+            }
+            out.push(sub);
         }
     }
     Ok(out)
@@ -119,6 +124,17 @@ mod tests {
         assert_eq!(subs[0].step_rewards(), &[0.5]);
         assert_eq!(subs[1].len(), 9);
         assert_eq!(subs[1].action_spans(), &[ActionSpan::new(6, 9)]);
+        // Behaviour log-probs follow the prefix (layout L - 1).
+        let lp: Vec<f32> = (0..9).map(|i| -(i as f32)).collect();
+        let ep = Episode::new(
+            (0..10).collect(),
+            vec![ActionSpan::new(2, 4), ActionSpan::new(6, 9)],
+            vec![0.5, 1.0],
+        )?
+        .with_behaviour_logprobs(lp.clone())?;
+        let subs = sub_trajectories(&[ep])?;
+        assert_eq!(subs[0].behaviour_logprobs(), Some(&lp[..3]));
+        assert_eq!(subs[1].behaviour_logprobs(), Some(&lp[..8]));
         Ok(())
     }
 
