@@ -43,7 +43,7 @@ impl Panel {
 }
 
 /// Registers DejaVu Sans (or another system TTF) for the plot's text; false when none exists.
-pub(crate) fn register_font() -> bool {
+fn register_font() -> bool {
     static FONT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *FONT.get_or_init(|| {
         let candidates = [
@@ -99,6 +99,40 @@ fn tick(v: f64, span: f64) -> String {
     }
 }
 
+/// The drawing area of a PNG being written.
+pub(crate) type PngArea<'a> =
+    plotters::drawing::DrawingArea<plotters::prelude::BitMapBackend<'a>, plotters::coord::Shift>;
+
+/// A plotting error as this crate's error, naming the picture.
+pub(crate) fn plot_error(path: &Path) -> impl Fn(&dyn std::fmt::Display) -> Error + '_ {
+    move |e| Error::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    }
+}
+
+/// Every PNG of the crate: a white `size` canvas handed to `draw` (with whether text can be
+/// drawn: a system font was found), written atomically to `path` (a reader never sees half a
+/// picture).
+pub(crate) fn draw_png(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl FnOnce(&PngArea<'_>, bool) -> Result<()>,
+) -> Result<PathBuf> {
+    use plotters::prelude::*;
+    let text = register_font();
+    let tmp = steptool_mdp::atomic::temp_sibling(path).with_extension("png");
+    let perr = plot_error(path);
+    {
+        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| perr(&e))?;
+        draw(&root, text)?;
+        root.present().map_err(|e| perr(&e))?;
+    }
+    std::fs::rename(&tmp, path).map_err(Error::io(path))?;
+    Ok(path.to_path_buf())
+}
+
 /// Draws `panels` in a grid of `columns` into a PNG at `path` (written atomically: a reader
 /// never sees half a picture). `x_desc` labels every x axis. Returns `None` when no panel has a
 /// point. Text needs a system TTF font (DejaVu Sans); without one the curves are drawn bare.
@@ -116,18 +150,11 @@ pub fn plot_panels(
         tracing::warn!("no metrics to plot");
         return Ok(None);
     }
-    let text = register_font();
-    let tmp = steptool_mdp::atomic::temp_sibling(path).with_extension("png");
-    let perr = |e: &dyn std::fmt::Display| Error::Io {
-        path: path.to_path_buf(),
-        source: std::io::Error::other(e.to_string()),
-    };
+    let perr = plot_error(path);
     let columns = columns.max(1);
     let rows = panels.len().div_ceil(columns);
-    {
-        let root =
-            BitMapBackend::new(&tmp, (400 * columns as u32, 340 * rows as u32)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| perr(&e))?;
+    let size = (400 * columns as u32, 340 * rows as u32);
+    draw_png(path, size, |root, text| {
         let areas = root.split_evenly((rows, columns));
         for (area, panel) in areas.iter().zip(panels) {
             let pts = || panel.series.iter().flat_map(|(_, s)| s.iter());
@@ -204,10 +231,9 @@ pub fn plot_panels(
                     .map_err(|e| perr(&e))?;
             }
         }
-        root.present().map_err(|e| perr(&e))?;
-    }
-    std::fs::rename(&tmp, path).map_err(Error::io(path))?;
-    Ok(Some(path.to_path_buf()))
+        Ok(())
+    })
+    .map(Some)
 }
 
 #[cfg(test)]

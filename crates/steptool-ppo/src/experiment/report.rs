@@ -405,22 +405,15 @@ fn plot_bars(results: &Results, path: &Path) -> Result<Option<PathBuf>> {
     if names.is_empty() || strategies.is_empty() {
         return Ok(None);
     }
-    let text = crate::common::plot::register_font();
-    let tmp = steptool_mdp::atomic::temp_sibling(path).with_extension("png");
-    let perr = |e: &dyn std::fmt::Display| Error::Io {
-        path: path.to_path_buf(),
-        source: std::io::Error::other(e.to_string()),
-    };
-    {
-        let root =
-            BitMapBackend::new(&tmp, (160 * names.len() as u32 + 120, 520)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| perr(&e))?;
+    let perr = crate::common::plot::plot_error(path);
+    let size = (160 * names.len() as u32 + 120, 520);
+    crate::common::plot::draw_png(path, size, |root, text| {
         let top = names
             .iter()
             .flat_map(|n| results.methods[*n].strategies.values())
             .map(|r| r.pass_rate + r.pass_rate_std)
             .fold(10.0_f64, f64::max);
-        let mut builder = ChartBuilder::on(&root);
+        let mut builder = ChartBuilder::on(root);
         builder.margin(16);
         if text {
             builder
@@ -513,10 +506,9 @@ fn plot_bars(results: &Results, path: &Path) -> Result<Option<PathBuf>> {
                 .draw()
                 .map_err(|e| perr(&e))?;
         }
-        root.present().map_err(|e| perr(&e))?;
-    }
-    std::fs::rename(&tmp, path).map_err(Error::io(path))?;
-    Ok(Some(path.to_path_buf()))
+        Ok(())
+    })
+    .map(Some)
 }
 
 #[cfg(test)]
