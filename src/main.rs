@@ -18,8 +18,24 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", report(&err));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, each cause once. Library errors name their cause in
+/// their own message (so a `Display` alone is complete) and also expose it as `source()`, so
+/// `{err:#}` would print every such cause twice (`x.json: No such file: No such file`); a cause
+/// already in the text before it is left out.
+fn report(err: &anyhow::Error) -> String {
+    let mut out = err.to_string();
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+    }
+    out
 }

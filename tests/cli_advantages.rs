@@ -202,6 +202,16 @@ fn malformed_input_gets_an_error_naming_episode_and_field() -> Result<()> {
             stderr.contains(needle),
             "stderr `{stderr}` should contain `{needle}`"
         );
+        // One line, and the text after the first `: ` (the cause) is not printed again.
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        if let Some((_, cause)) = stderr.trim_end().split_once(": ") {
+            let tail = cause.rsplit(": ").next().unwrap_or(cause);
+            assert_eq!(
+                stderr.matches(tail).count(),
+                1,
+                "a cause printed twice: {stderr}"
+            );
+        }
     }
     Ok(())
 }

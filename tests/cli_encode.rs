@@ -85,3 +85,39 @@ fn bad_rows_are_reported_and_the_rest_encoded() -> TestResult {
     assert!(stderr.contains("2 of 3 rows failed"), "{stderr}");
     Ok(())
 }
+
+#[test]
+fn a_header_only_tsv_is_an_error_not_an_empty_success() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("header.tsv");
+    let header = std::fs::read_to_string(format!("{FIXTURE}/train.tsv"))?
+        .lines()
+        .next()
+        .ok_or("fixture has no header")?
+        .to_owned();
+    std::fs::write(&path, format!("{header}\n"))?;
+    let out = encode(path.to_str().ok_or("path")?, &[])?;
+    assert!(!out.status.success(), "a header-only TSV must fail");
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8(out.stderr)?;
+    assert!(
+        err.contains("header.tsv") && err.contains("no data rows"),
+        "{err}"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_missing_file_is_one_line_with_its_cause_once() -> TestResult {
+    let out = encode("/nonexistent/rows.tsv", &[])?;
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr)?;
+    assert!(err.contains("/nonexistent/rows.tsv"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(
+        err.matches("No such file or directory").count(),
+        1,
+        "the cause is printed once: {err}"
+    );
+    Ok(())
+}

@@ -116,3 +116,38 @@ fn annotate_with_rules_writes_the_reference_format_and_resumes_from_its_cache() 
     assert!(String::from_utf8_lossy(&judge.stderr).contains("--endpoint"));
     Ok(())
 }
+
+#[test]
+fn empty_predictions_are_an_error_for_annotate_and_build_tsv() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let empty = dir.path().join("empty.json");
+    std::fs::write(&empty, "{}")?;
+    let empty = empty.to_str().ok_or("path")?;
+    let out_path = dir.path().join("annotations.json");
+    let annotate = steptool(&[
+        "annotate",
+        "--predictions",
+        empty,
+        "--annotator",
+        "rules",
+        "--out",
+        out_path.to_str().ok_or("path")?,
+    ])?;
+    assert!(!annotate.status.success(), "annotating nothing must fail");
+    let err = String::from_utf8(annotate.stderr)?;
+    assert!(
+        err.contains("empty.json") && err.contains("no trajectories"),
+        "{err}"
+    );
+    assert!(!out_path.exists(), "no annotation file for no input");
+    let build = steptool(&[
+        "build-tsv",
+        "--predictions",
+        empty,
+        "--annotations",
+        &format!("{FIXTURES}/reward_annotation_qwen2_entry_56543.json"),
+    ])?;
+    assert!(!build.status.success(), "building from nothing must fail");
+    assert!(build.stdout.is_empty(), "no header-only TSV");
+    Ok(())
+}

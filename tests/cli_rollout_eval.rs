@@ -90,6 +90,35 @@ fn expert_scores_one_and_dfsdt_beats_cot_for_the_noisy_expert() -> TestResult {
 }
 
 #[test]
+fn a_query_file_without_queries_is_an_error() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let queries = dir.path().join("queries.json");
+    std::fs::write(&queries, "[]")?;
+    let out = dir.path().join("x.jsonl");
+    let o = steptool(&[
+        "rollout",
+        "--env",
+        "stabletoolbench",
+        "--tools",
+        dir.path().to_str().ok_or("path")?,
+        "--tasks",
+        queries.to_str().ok_or("path")?,
+        "--agent",
+        "random",
+        "--out",
+        out.to_str().ok_or("path")?,
+    ])?;
+    assert!(!o.status.success(), "rolling out nothing must fail");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("queries.json") && stderr.contains("no queries"),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "no output for no input");
+    Ok(())
+}
+
+#[test]
 fn usage_errors_are_clear() -> TestResult {
     let dir = tempfile::tempdir()?;
     let out = dir.path().join("x.jsonl");

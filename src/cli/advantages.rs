@@ -106,11 +106,9 @@ impl Args {
 
 /// Run `steptool advantages`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    // The crate's error messages already carry their sources' text (episode, field, cause), so
-    // they are reported as one message rather than as a chain that would repeat it.
-    let estimator = AdvantageEstimator::new(args.config()?).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let response = run_json(&estimator, std::io::stdin().lock(), args.diagnostics)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Causes the messages already carry are printed once by `main`'s report.
+    let estimator = AdvantageEstimator::new(args.config()?)?;
+    let response = run_json(&estimator, std::io::stdin().lock(), args.diagnostics)?;
     let mut out = std::io::stdout().lock();
     serde_json::to_writer(&mut out, &response)?;
     writeln!(out)?;

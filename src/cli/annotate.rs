@@ -70,6 +70,12 @@ pub struct Args {
 /// Run `steptool annotate`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let trajectories = reference::read_converted_predictions(&args.predictions)?;
+    if trajectories.is_empty() {
+        anyhow::bail!(
+            "{}: no trajectories in the file: nothing to annotate",
+            args.predictions.display()
+        );
+    }
     let cache_dir = args.cache.clone().unwrap_or_else(|| {
         let mut dir = args.out.clone().into_os_string();
         dir.push(".cache");

@@ -34,6 +34,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..ShaperConfig::default()
     })?;
     let trajectories = reference::read_converted_predictions(&args.predictions)?;
+    if trajectories.is_empty() {
+        anyhow::bail!(
+            "{}: no trajectories in the file: no training rows to build",
+            args.predictions.display()
+        );
+    }
     let annotations: HashMap<String, _> = reference::read_annotations(&args.annotations)?
         .into_iter()
         .collect();

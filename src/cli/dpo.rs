@@ -7,9 +7,7 @@ use std::process::ExitCode;
 use steptool_ppo::dpo::{run_dpo, DpoData, DpoSpec};
 use steptool_ppo::online::PromptStyle;
 
-use super::run_args::{run_fields, RunArgs};
-
-run_fields!(DpoSpec);
+use super::run_args::RunArgs;
 
 /// Arguments of `steptool dpo`.
 #[derive(Debug, clap::Args)]

@@ -58,6 +58,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let encoder = Encoder::from_file(&args.tokenizer, config)?;
     let read = read_tsv(&args.data)?;
     let total = read.rows();
+    if total == 0 {
+        anyhow::bail!(
+            "{}: no data rows (a header only, or an empty file): nothing to encode",
+            args.data.display()
+        );
+    }
     let mut failures: Vec<(usize, String)> = read
         .errors
         .into_iter()

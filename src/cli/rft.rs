@@ -4,40 +4,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use steptool::model::Precision;
 use steptool_ppo::online::PromptStyle;
 use steptool_ppo::rft::{run_rft, RftSpec};
 use steptool_ppo::sft::SftData;
 
-use super::run_args::{RunArgs, RunFields};
-
-/// The run fields of an RFT spec are those of its SFT run.
-impl RunFields for RftSpec {
-    fn runs_dir(&mut self) -> &mut PathBuf {
-        &mut self.sft.runs_dir
-    }
-    fn run_name(&mut self) -> &mut String {
-        &mut self.sft.run_name
-    }
-    fn resume(&mut self) -> &mut bool {
-        &mut self.sft.resume
-    }
-    fn overwrite(&mut self) -> &mut bool {
-        &mut self.sft.overwrite
-    }
-    fn device(&mut self) -> &mut String {
-        &mut self.sft.device
-    }
-    fn precision(&mut self) -> &mut Precision {
-        &mut self.sft.precision
-    }
-    fn threads(&mut self) -> &mut i32 {
-        &mut self.sft.threads
-    }
-    fn progress(&mut self) -> &mut bool {
-        &mut self.sft.progress
-    }
-}
+use super::run_args::RunArgs;
 
 /// Arguments of `steptool rft`.
 #[derive(Debug, clap::Args)]

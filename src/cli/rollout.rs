@@ -205,12 +205,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .tools
                 .clone()
                 .context("--env stabletoolbench needs --tools DIR")?;
+            let tasks = read_test_queries(&args.tasks)?;
+            if tasks.is_empty() {
+                anyhow::bail!(
+                    "{}: no queries in the file: nothing to roll out",
+                    args.tasks
+                );
+            }
             let env = StbEnv::new(StbConfig {
                 cache_dir: args.cache.clone(),
                 server_url: args.server.clone(),
                 ..StbConfig::new(tools)
             })?;
-            let tasks = read_test_queries(&args.tasks)?;
             let agent: Box<dyn Agent> = match args.agent {
                 AgentKind::Openai => Box::new(openai_agent(&args)?),
                 AgentKind::Random => Box::new(RandomAgent::new(args.seed)),

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use steptool::model::Precision;
+use steptool_ppo::common::run_fields::RunFields;
 
 /// Output, resume and device flags of a training run.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -37,26 +38,6 @@ pub struct RunArgs {
 
 fn parse_precision(s: &str) -> Result<Precision, String> {
     s.parse().map_err(|e: steptool::model::Error| e.to_string())
-}
-
-/// The fields of a spec that [`RunArgs`] overrides; every trainer's spec implements it.
-pub trait RunFields {
-    /// Output root.
-    fn runs_dir(&mut self) -> &mut PathBuf;
-    /// Run name.
-    fn run_name(&mut self) -> &mut String;
-    /// Resume flag.
-    fn resume(&mut self) -> &mut bool;
-    /// Overwrite flag.
-    fn overwrite(&mut self) -> &mut bool;
-    /// Device string.
-    fn device(&mut self) -> &mut String;
-    /// Precision.
-    fn precision(&mut self) -> &mut Precision;
-    /// Threads.
-    fn threads(&mut self) -> &mut i32;
-    /// Progress flag.
-    fn progress(&mut self) -> &mut bool;
 }
 
 impl RunArgs {
@@ -92,36 +73,3 @@ impl RunArgs {
         Ok(())
     }
 }
-
-/// Implements [`RunFields`] for a spec with the usual field names.
-macro_rules! run_fields {
-    ($t:ty) => {
-        impl $crate::cli::run_args::RunFields for $t {
-            fn runs_dir(&mut self) -> &mut std::path::PathBuf {
-                &mut self.runs_dir
-            }
-            fn run_name(&mut self) -> &mut String {
-                &mut self.run_name
-            }
-            fn resume(&mut self) -> &mut bool {
-                &mut self.resume
-            }
-            fn overwrite(&mut self) -> &mut bool {
-                &mut self.overwrite
-            }
-            fn device(&mut self) -> &mut String {
-                &mut self.device
-            }
-            fn precision(&mut self) -> &mut steptool::model::Precision {
-                &mut self.precision
-            }
-            fn threads(&mut self) -> &mut i32 {
-                &mut self.threads
-            }
-            fn progress(&mut self) -> &mut bool {
-                &mut self.progress
-            }
-        }
-    };
-}
-pub(crate) use run_fields;

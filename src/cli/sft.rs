@@ -8,9 +8,7 @@ use std::process::ExitCode;
 use steptool_ppo::online::PromptStyle;
 use steptool_ppo::sft::{run_sft, SftData, SftSpec};
 
-use super::run_args::{run_fields, RunArgs};
-
-run_fields!(SftSpec);
+use super::run_args::RunArgs;
 
 /// Arguments of `steptool sft`.
 #[derive(Debug, clap::Args)]

@@ -9,9 +9,7 @@ use steptool::mdp::EncodeMode;
 use steptool_ppo::app::{run_training, TrainSpec};
 use steptool_ppo::PpoConfig;
 
-use super::run_args::{run_fields, RunArgs};
-
-run_fields!(TrainSpec);
+use super::run_args::RunArgs;
 
 /// Arguments of `steptool train`.
 #[derive(Debug, clap::Args)]

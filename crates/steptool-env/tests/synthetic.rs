@@ -9,8 +9,8 @@ use steptool_env::metrics::{
 };
 use steptool_env::rollout::{run_many, RolloutConfig, RolloutRecord, Strategy};
 use steptool_env::synthetic::{
-    annotate, ExpertAgent, NoiseKind, NoisyExpertAgent, RandomAgent, Split, SyntheticBenchmark,
-    SyntheticConfig, SyntheticEnv, SyntheticEnvConfig, SyntheticTask,
+    annotate, EntitySplit, ExpertAgent, NoiseKind, NoisyExpertAgent, RandomAgent, Split,
+    SyntheticBenchmark, SyntheticConfig, SyntheticEnv, SyntheticEnvConfig, SyntheticTask,
 };
 use steptool_env::{Agent, Result};
 
@@ -186,6 +186,34 @@ fn splits_are_seeded_and_hold_out_combinations() -> Result<()> {
         .map(|t| t.answer.clone())
         .collect();
     assert_ne!(a, b2);
+    Ok(())
+}
+
+#[test]
+fn shared_entity_split_shares_names_but_never_a_train_task() -> Result<()> {
+    let b = bench(SyntheticConfig {
+        entity_split: EntitySplit::Shared,
+        ..SyntheticConfig::default()
+    })?;
+    let train = b.tasks(Split::Train, 400, 5)?;
+    let test = b.tasks(Split::Test, 400, 5)?;
+    let key = |t: &SyntheticTask| (t.template.clone(), t.plan[0].arguments.clone());
+    let train_pairs: HashSet<(String, String)> = train.iter().map(key).collect();
+    assert!(
+        test.iter().all(|t| !train_pairs.contains(&key(t))),
+        "a test task pairs a template with a start entity as a train task does"
+    );
+    // ...while most test start names are also named by some train query
+    let train_starts: HashSet<&str> = train.iter().map(|t| t.plan[0].arguments.as_str()).collect();
+    let shared = test
+        .iter()
+        .filter(|t| train_starts.contains(t.plan[0].arguments.as_str()))
+        .count();
+    assert!(shared * 2 > test.len(), "{shared} of {} shared", test.len());
+    // the default split is unchanged by the new field
+    let default: SyntheticConfig = serde_json::from_str("{}")
+        .map_err(|e| steptool_env::Error::config("synthetic", e.to_string()))?;
+    assert_eq!(default.entity_split, EntitySplit::Disjoint);
     Ok(())
 }
 

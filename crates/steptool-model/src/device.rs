@@ -93,6 +93,7 @@ pub fn load_options(device: &str, precision: Precision) -> Result<LoadOptions> {
             device,
             dtype: Kind::BFloat16,
             trainable_dtype: Kind::Float,
+            allow_unused: false,
         }),
     }
 }

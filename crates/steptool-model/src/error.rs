@@ -81,6 +81,14 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// The checkpoint holds weights the config does not use.
+    #[error("{location}: {} tensor(s) that the config does not use, e.g. `{}`: config.json disagrees with the weights (allow_unused loads it anyway)", names.len(), names[0])]
+    UnusedTensors {
+        /// The checkpoint file or directory.
+        location: String,
+        /// The unused tensors (derived buffers such as `rotary_emb.inv_freq` excluded).
+        names: Vec<String>,
+    },
     /// Bad input to a forward pass or to generation (shapes, ids, masks).
     #[error("invalid input: {0}")]
     Input(String),
@@ -89,7 +97,7 @@ pub enum Error {
     Lora(String),
     /// libtorch reported an error.
     /// (Only the first line of libtorch's message: the rest is C++ frames.)
-    #[error("libtorch: {}", first_line(.0))]
+    #[error("libtorch: {}", torch_message(.0))]
     Torch(tch::TchError),
 }
 
@@ -99,9 +107,11 @@ impl From<tch::TchError> for Error {
     }
 }
 
-fn first_line(e: &tch::TchError) -> String {
+/// The first line of a libtorch error: the rest of its message is C++ frames, which no user
+/// needs to read (every crate that reports libtorch errors shows this).
+pub fn torch_message(e: &tch::TchError) -> String {
     let text = e.to_string();
-    text.lines().next().unwrap_or_default().to_owned()
+    text.lines().next().unwrap_or_default().trim().to_owned()
 }
 
 /// `Result` with this crate's [`Error`].

@@ -67,7 +67,7 @@ pub mod weights;
 
 pub use config::{CheckpointDtype, IntOrList, ModelConfig, ModelType, RawConfig, RopeScaling};
 pub use device::{load_options, parse_device, Precision};
-pub use error::{Error, Result};
+pub use error::{torch_message, Error, Result};
 pub use generate::{
     FinishReason, Generation, GenerationConfig, RowRequest, Sampling, TokenDecoder,
 };

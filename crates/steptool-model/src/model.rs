@@ -45,6 +45,11 @@ pub struct LoadOptions {
     /// Dtype of trainable tensors (LoRA, value head); default `Kind::Float` so the optimizer
     /// updates full-precision masters while activations run in `dtype`.
     pub trainable_dtype: Kind,
+    /// Load a checkpoint that holds weights the config does not use (default `false`: an
+    /// error). Such a checkpoint means `config.json` disagrees with the weights (fewer layers
+    /// than were saved, tied embeddings over a saved `lm_head`), and the model would compute
+    /// with part of them ignored. Derived buffers (`rotary_emb.inv_freq`) are never counted.
+    pub allow_unused: bool,
 }
 
 impl LoadOptions {
@@ -54,6 +59,7 @@ impl LoadOptions {
             device: Device::Cpu,
             dtype: Kind::Float,
             trainable_dtype: Kind::Float,
+            allow_unused: false,
         }
     }
     /// bf16 base weights and activations on CUDA device `index`, f32 trainable tensors.
@@ -62,6 +68,7 @@ impl LoadOptions {
             device: Device::Cuda(index),
             dtype: Kind::BFloat16,
             trainable_dtype: Kind::Float,
+            allow_unused: false,
         }
     }
 }
@@ -491,11 +498,22 @@ impl Model {
             model.set_value_head(w, b);
         }
         let used: std::collections::BTreeSet<&str> = src.used.iter().map(String::as_str).collect();
-        let unused = ckpt
+        let unused: Vec<String> = ckpt
             .names()
             .filter(|n| !used.contains(n))
             .map(str::to_string)
             .collect();
+        let weights: Vec<String> = unused
+            .iter()
+            .filter(|n| !n.ends_with("rotary_emb.inv_freq"))
+            .cloned()
+            .collect();
+        if !weights.is_empty() && !opts.allow_unused {
+            return Err(Error::UnusedTensors {
+                location: ckpt.location().to_owned(),
+                names: weights,
+            });
+        }
         Ok((
             model,
             LoadReport {

@@ -382,6 +382,7 @@ fn bf16_weights_and_activations_stay_close_to_the_f32_golden() -> TestResult {
         device: tch::Device::Cpu,
         dtype: Kind::BFloat16,
         trainable_dtype: Kind::Float,
+        allow_unused: false,
     };
     let (mut m, _) = Model::from_pretrained(&fixture("llama3_gqa"), opts)?;
     m.load_value_head(&fixture("llama3_gqa").join("value_head.safetensors"))?;

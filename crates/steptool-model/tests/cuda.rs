@@ -18,6 +18,7 @@ fn cuda_f32() -> LoadOptions {
         device: Device::Cuda(0),
         dtype: Kind::Float,
         trainable_dtype: Kind::Float,
+        allow_unused: false,
     }
 }
 

@@ -82,6 +82,45 @@ fn unused_tensors_are_reported() -> TestResult {
 }
 
 #[test]
+fn weights_the_config_does_not_use_are_an_error_unless_allowed() -> TestResult {
+    // A checkpoint with one layer more than its config says: loading it would silently
+    // compute with the extra layer ignored.
+    let dir = tempfile::tempdir()?;
+    copy_dir(&fixture("llama_linear"), dir.path())?;
+    let mut tensors = fixture_tensors("llama_linear")?;
+    let extra: Vec<(String, Tensor)> = tensors
+        .iter()
+        .filter(|(n, _)| n.starts_with("model.layers.0."))
+        .map(|(n, t)| (n.replace("layers.0.", "layers.9."), t.copy()))
+        .collect();
+    tensors.extend(extra);
+    steptool_model::weights::write_safetensors(&tensors, &dir.path().join("model.safetensors"))?;
+    match Model::from_pretrained(dir.path(), LoadOptions::cpu()) {
+        Err(e @ Error::UnusedTensors { .. }) => {
+            let msg = e.to_string();
+            assert!(
+                msg.contains("model.layers.9.") && msg.contains("model.safetensors"),
+                "{msg}"
+            );
+        }
+        other => return Err(format!("expected UnusedTensors, got {:?}", other.map(|_| ())).into()),
+    }
+    let (_, report) = Model::from_pretrained(
+        dir.path(),
+        LoadOptions {
+            allow_unused: true,
+            ..LoadOptions::cpu()
+        },
+    )?;
+    assert!(report
+        .unused
+        .iter()
+        .all(|n| n.starts_with("model.layers.9.")));
+    assert!(!report.unused.is_empty());
+    Ok(())
+}
+
+#[test]
 fn missing_base_weight_is_an_error_naming_it() -> TestResult {
     let dir = tempfile::tempdir()?;
     copy_dir(&fixture("llama_linear"), dir.path())?;

@@ -37,8 +37,9 @@ pub enum Error {
     #[error(transparent)]
     Reward(#[from] steptool_reward::Error),
     /// A libtorch operation failed.
-    #[error("libtorch")]
-    Torch(#[from] tch::TchError),
+    /// (Only the first line of libtorch's message: the rest is C++ frames.)
+    #[error("libtorch: {}", steptool_model::torch_message(.0))]
+    Torch(tch::TchError),
     /// Reading or writing a file failed.
     #[error("{}", path.display())]
     Io {
@@ -64,6 +65,16 @@ pub enum Error {
         path: PathBuf,
         /// What is wrong.
         message: String,
+    },
+    /// An optimizer update left a parameter NaN or inf (finite gradients, an overflowing step).
+    #[error("optimizer step {optimizer_step}: parameter {tensor} is NaN or inf after the update (learning rate {lr:e}); stopped before any checkpoint holds it; lower the learning rate")]
+    NonFiniteParameter {
+        /// The parameter's name.
+        tensor: String,
+        /// The optimizer step (1-based) whose update overflowed.
+        optimizer_step: u64,
+        /// The learning rate of that update.
+        lr: f64,
     },
     /// Too many PPO steps in a row had a NaN/inf loss or gradient.
     #[error("stopping at PPO step {step}: {count} steps in a row had a non-finite loss or gradient (last: {detail}); lower the learning rate or set max_grad_norm")]
@@ -96,6 +107,12 @@ impl Error {
             field: field.into(),
             message: message.into(),
         }
+    }
+}
+
+impl From<tch::TchError> for Error {
+    fn from(e: tch::TchError) -> Self {
+        Error::Torch(e)
     }
 }
 

@@ -155,3 +155,38 @@ fn sft_resume_equals_an_uninterrupted_run() -> R {
     assert!(model.join("tokenizer.json").is_file());
     Ok(())
 }
+
+#[test]
+fn copy_drills_are_first_turns_that_copy_a_name_of_another_world() -> R {
+    let env = OnPolicySpec::default();
+    let drills = steptool_ppo::sft::app::copy_drill_records(&env, 6)?;
+    assert_eq!(drills.len(), 6);
+    let own = steptool_ppo::sft::app::expert_records(&env, 50)?;
+    let own_queries: std::collections::HashSet<&str> =
+        own.iter().map(|r| r.context.query.as_str()).collect();
+    for d in &drills {
+        let last = d.messages.last().ok_or("no message")?;
+        assert_eq!(last.role, steptool_env::Role::Assistant, "{}", d.query_id);
+        assert_eq!(
+            d.messages
+                .iter()
+                .filter(|m| m.role == steptool_env::Role::Assistant)
+                .count(),
+            1,
+            "only the first turn"
+        );
+        let call = last.tool_call.as_ref().ok_or("the first turn is a call")?;
+        assert!(call.name().starts_with("search_"), "{}", call.name());
+        let args: serde_json::Value = serde_json::from_str(call.arguments())?;
+        let name = args["name"].as_str().ok_or("name argument")?;
+        assert!(
+            d.context.query.contains(&format!("\"{name}\"")),
+            "a copy of the query's name"
+        );
+        assert!(
+            !own_queries.contains(d.context.query.as_str()),
+            "another world"
+        );
+    }
+    Ok(())
+}

@@ -9,10 +9,12 @@
 //! | [`metrics`] | the metrics JSONL writer, reader and resume rewind |
 //! | [`plot`] | PNG panels of a run's curves |
 //! | [`progress`] | a bar on a terminal, plain lines otherwise |
+//! | [`run_fields`] | the eight run fields of every trainer's spec, set in one place |
 
 pub mod adamw;
 pub mod checkpoint;
 pub mod metrics;
 pub mod plot;
 pub mod progress;
+pub mod run_fields;
 pub mod schedule;

@@ -15,6 +15,7 @@ use super::report::{write_report, Results};
 use super::spec::{ExperimentSpec, Method};
 use crate::app::{run_training, TrainSpec};
 use crate::checkpoint::{adapter_dir, resolve_bundle, RunDir, MODEL};
+use crate::common::run_fields::{RunFields, RunSettings};
 use crate::dpo::{exploration_pairs, run_dpo, DpoData, DpoSpec};
 use crate::error::{Error, Result};
 use crate::online::{GroundTruthAnnotator, OnPolicySpec, PolicySampling, Renderer, Schedule};
@@ -61,6 +62,22 @@ fn log(progress: bool, msg: impl std::fmt::Display) {
 fn sub_run_flags(dir: &Path) -> Result<(bool, bool)> {
     let have = dir.is_dir() && RunDir::new(dir).latest()?.is_some();
     Ok((have, !have))
+}
+
+/// The run fields of the sub-run `runs_dir/name`: resumed when it has a checkpoint, started
+/// afresh otherwise; the study's device, precision, threads and progress.
+fn sub_run(spec: &ExperimentSpec, runs_dir: &Path, name: &str) -> Result<RunSettings> {
+    let (resume, overwrite) = sub_run_flags(&runs_dir.join(name))?;
+    Ok(RunSettings {
+        runs_dir: runs_dir.to_path_buf(),
+        run_name: name.into(),
+        resume,
+        overwrite,
+        device: spec.device.clone(),
+        precision: spec.precision,
+        threads: spec.threads,
+        progress: spec.progress,
+    })
 }
 
 /// The environment of one seed: the study's, with the seed in the samplers.
@@ -161,20 +178,14 @@ pub fn run_experiment(
 
     // 1. The start.
     let start_dir = out.join("start");
-    let (r, o) = sub_run_flags(&start_dir)?;
     log(spec.progress, "start: SFT on the expert demonstrations");
-    run_sft(SftSpec {
-        runs_dir: out.to_path_buf(),
-        run_name: "start".into(),
-        eval_pass_rate: false,
-        resume: r,
-        overwrite: o,
-        device: spec.device.clone(),
-        precision: spec.precision,
-        threads: spec.threads,
-        progress: spec.progress,
-        ..spec.start.clone()
-    })?;
+    run_sft(
+        SftSpec {
+            eval_pass_rate: false,
+            ..spec.start.clone()
+        }
+        .with_run(sub_run(&spec, out, "start")?),
+    )?;
     let start = resolve_bundle(&start_dir)?.join(MODEL);
 
     let mut evals: Vec<MethodEval> = Vec::new();
@@ -239,35 +250,29 @@ pub fn run_experiment(
             let (trained, optimizer_updates) = match method {
                 Method::Sft => (false, 0),
                 Method::Rft => {
-                    let (r, o) = sub_run_flags(&mdir)?;
-                    let s = run_rft(RftSpec {
-                        samples: spec.samples,
-                        temperature: spec.temperature,
-                        samples_from: Some(collection.clone()),
-                        sft: SftSpec {
-                            model_dir: Some(start.clone()),
-                            tokenizer: None,
-                            env: env_s.clone(),
-                            eval_pass_rate: false,
-                            lora: spec.lora.clone(),
-                            sft: crate::sft::SftConfig {
-                                max_steps: Some(updates),
-                                seed,
-                                ..spec.rft.clone()
+                    let s = run_rft(
+                        RftSpec {
+                            samples: spec.samples,
+                            temperature: spec.temperature,
+                            samples_from: Some(collection.clone()),
+                            sft: SftSpec {
+                                model_dir: Some(start.clone()),
+                                tokenizer: None,
+                                env: env_s.clone(),
+                                eval_pass_rate: false,
+                                lora: spec.lora.clone(),
+                                sft: crate::sft::SftConfig {
+                                    max_steps: Some(updates),
+                                    seed,
+                                    ..spec.rft.clone()
+                                },
+                                checkpoint_every: 0,
+                                stop_after: None,
+                                ..spec.start.clone()
                             },
-                            device: spec.device.clone(),
-                            precision: spec.precision,
-                            checkpoint_every: 0,
-                            stop_after: None,
-                            runs_dir: dir.clone(),
-                            run_name: method.as_str().into(),
-                            resume: r,
-                            overwrite: o,
-                            threads: spec.threads,
-                            progress: spec.progress,
-                            ..spec.start.clone()
-                        },
-                    })?;
+                        }
+                        .with_run(sub_run(&spec, &dir, method.as_str())?),
+                    )?;
                     notes.insert(
                         "rft".into(),
                         serde_json::to_value(&s.counts).map_err(Error::json(&mdir))?,
@@ -302,31 +307,30 @@ pub fn run_experiment(
                         );
                         (false, 0)
                     } else {
-                        let (r, o) = sub_run_flags(&mdir)?;
-                        let s = run_dpo(DpoSpec {
-                            model_dir: Some(start.clone()),
-                            tokenizer: None,
-                            data: DpoData::Records {
-                                path: collection.clone(),
-                            },
-                            env: env_s.clone(),
-                            eval_pass_rate: false,
-                            lora: spec.lora.clone(),
-                            dpo: crate::dpo::DpoConfig {
-                                max_steps: Some(updates),
-                                seed,
-                                ..spec.dpo.clone()
-                            },
-                            device: spec.device.clone(),
-                            precision: spec.precision,
-                            checkpoint_every: 0,
-                            runs_dir: dir.clone(),
-                            run_name: method.as_str().into(),
-                            resume: r,
-                            overwrite: o,
-                            threads: spec.threads,
-                            progress: spec.progress,
-                        })?;
+                        let s = run_dpo(
+                            DpoSpec {
+                                model_dir: Some(start.clone()),
+                                tokenizer: None,
+                                data: DpoData::Records {
+                                    path: collection.clone(),
+                                },
+                                env: env_s.clone(),
+                                eval_pass_rate: false,
+                                lora: spec.lora.clone(),
+                                dpo: crate::dpo::DpoConfig {
+                                    max_steps: Some(updates),
+                                    seed,
+                                    ..spec.dpo.clone()
+                                },
+                                checkpoint_every: 0,
+                                ..DpoSpec::default()
+                            }
+                            .with_run(sub_run(
+                                &spec,
+                                &dir,
+                                method.as_str(),
+                            )?),
+                        )?;
                         (true, s.steps_done)
                     }
                 }
@@ -337,23 +341,17 @@ pub fn run_experiment(
                         * (ppo.batch_size
                             / (ppo.mini_batch_size * ppo.gradient_accumulation_steps))
                             .max(1)) as u64;
-                    let (r, o) = sub_run_flags(&mdir)?;
-                    let s = run_training(TrainSpec {
-                        model_dir: Some(start.clone()),
-                        device: spec.device.clone(),
-                        precision: spec.precision,
-                        lora: spec.lora.clone(),
-                        ppo,
-                        checkpoint_every: 0,
-                        runs_dir: dir.clone(),
-                        run_name: method.as_str().into(),
-                        resume: r,
-                        overwrite: o,
-                        threads: spec.threads,
-                        on_policy: Some(on_policy),
-                        progress: spec.progress,
-                        ..TrainSpec::default()
-                    })?;
+                    let s = run_training(
+                        TrainSpec {
+                            model_dir: Some(start.clone()),
+                            lora: spec.lora.clone(),
+                            ppo,
+                            checkpoint_every: 0,
+                            on_policy: Some(on_policy),
+                            ..TrainSpec::default()
+                        }
+                        .with_run(sub_run(&spec, &dir, method.as_str())?),
+                    )?;
                     notes.insert("episodes".into(), serde_json::json!(s.episodes));
                     curve = ppo_curve(&mdir.join("metrics.jsonl"), per_step)?;
                     (true, s.steps_done * per_step)

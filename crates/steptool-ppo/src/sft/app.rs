@@ -53,6 +53,12 @@ pub struct SftSpec {
     /// The environment, chat format and prompt style (the same as the RL runs that start
     /// from this model), and the held-out evaluation's tasks and budgets.
     pub env: OnPolicySpec,
+    /// Copy drills added to the training conversations (default 0): the first turn of the
+    /// expert's demonstrations in other synthetic worlds (other names, ids and values), so a
+    /// model trained from scratch practises what a pretrained model brings, copying a name
+    /// from the query into a call, without learning a fact of the benchmark's world. Only the
+    /// first turn, so that they are short and every one is a copy. Never held out.
+    pub copy_drills: usize,
     /// Share of the conversations held out for the loss (at least one when above 0).
     pub eval_fraction: f64,
     /// Evaluate the held-out loss every this many steps (0: at the end only).
@@ -93,6 +99,7 @@ impl Default for SftSpec {
             tokenizer: None,
             data: SftData::Synthetic { tasks: 64 },
             env: OnPolicySpec::default(),
+            copy_drills: 0,
             eval_fraction: 0.1,
             eval_every: 0,
             eval_pass_rate: true,
@@ -279,6 +286,35 @@ pub fn expert_records(env_spec: &OnPolicySpec, n: usize) -> Result<Vec<RolloutRe
     Ok(summary.records)
 }
 
+/// `n` copy drills (see [`SftSpec::copy_drills`]): the expert's first turn on train tasks of
+/// worlds other than the benchmark's (seeds `world_seed + 2000 + k`, 400 entities per kind so
+/// that names rarely repeat), as records whose messages end after that turn.
+pub fn copy_drill_records(env_spec: &OnPolicySpec, n: usize) -> Result<Vec<RolloutRecord>> {
+    const PER_WORLD: usize = 400;
+    let mut out = Vec::with_capacity(n);
+    let mut k = 0u64;
+    while out.len() < n {
+        let mut env = env_spec.clone();
+        env.benchmark.world_seed = env_spec.benchmark.world_seed + 2000 + k;
+        env.benchmark.entities_per_kind = 400;
+        env.task_seed = env_spec.task_seed + k;
+        let records = expert_records(&env, PER_WORLD.min(n - out.len()))?;
+        for mut r in records {
+            let first = r
+                .messages
+                .iter()
+                .position(|m| m.role == steptool_env::Role::Assistant)
+                .ok_or_else(|| Error::Input(format!("copy drill {}: no turn", r.query_id)))?;
+            r.messages.truncate(first + 1);
+            r.trace = None;
+            r.query_id = format!("drill-{k}-{}", r.query_id);
+            out.push(r);
+        }
+        k += 1;
+    }
+    Ok(out)
+}
+
 /// The policy a spec describes: tokenizer + renderer and model (with `lora` attached when
 /// given; the embedded tiny model, its tokenizer trained in code and saved under
 /// `<out_dir>/base`, when there is no `model_dir`).
@@ -404,6 +440,12 @@ pub fn run_sft(spec: SftSpec) -> Result<SftSummary> {
         0
     };
     let (train, held_out) = episodes.split_at(episodes.len() - held);
+    let mut train = train.to_vec();
+    if spec.copy_drills > 0 {
+        let drills = copy_drill_records(&spec.env, spec.copy_drills)?;
+        train.extend(sft_episodes(&renderer, &drills)?);
+    }
+    let train = &train[..];
     let per_epoch = crate::data::batches_per_epoch(train.len(), spec.sft.batch_size) as u64;
     if per_epoch == 0 {
         return Err(Error::Input(format!(
