@@ -151,3 +151,70 @@ fn empty_predictions_are_an_error_for_annotate_and_build_tsv() -> TestResult {
     assert!(build.stdout.is_empty(), "no header-only TSV");
     Ok(())
 }
+
+#[test]
+fn ground_truth_annotation_of_synthetic_rollouts_separates_solved_from_unsolved() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let records = dir.path().join("r.jsonl");
+    let converted = dir.path().join("c.json");
+    let roll = steptool(&[
+        "rollout",
+        "--env",
+        "synthetic",
+        "--tasks",
+        "12",
+        "--agent",
+        "noisy",
+        "--noise",
+        "0.3",
+        "--out",
+        records.to_str().ok_or("path")?,
+        "--converted",
+        converted.to_str().ok_or("path")?,
+    ])?;
+    assert!(
+        roll.status.success(),
+        "{}",
+        String::from_utf8_lossy(&roll.stderr)
+    );
+    let out_path = dir.path().join("gt.json");
+    let annotate = steptool(&[
+        "annotate",
+        "--predictions",
+        converted.to_str().ok_or("path")?,
+        "--annotator",
+        "ground-truth",
+        "--out",
+        out_path.to_str().ok_or("path")?,
+    ])?;
+    assert!(
+        annotate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&annotate.stderr)
+    );
+    let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out_path)?)?;
+    let entries = written.as_object().ok_or("an object")?;
+    assert_eq!(entries.len(), 12);
+    let statuses: Vec<&str> = entries
+        .values()
+        .filter_map(|e| e["is_solved"]["0"].as_str())
+        .collect();
+    assert_eq!(statuses.len(), 12);
+    // The noisy expert solves some tasks and fails others: the exact judge tells them apart
+    // (the rules would say `Unsure` for every one).
+    assert!(statuses.contains(&"AnswerStatus.Solved"), "{statuses:?}");
+    assert!(statuses.contains(&"AnswerStatus.Unsolved"), "{statuses:?}");
+    // An id that is not a synthetic task's is an error, not a made-up reward.
+    let fixture = steptool(&[
+        "annotate",
+        "--predictions",
+        &predictions(),
+        "--annotator",
+        "ground-truth",
+        "--out",
+        dir.path().join("x.json").to_str().ok_or("path")?,
+    ])?;
+    assert!(!fixture.status.success());
+    assert!(String::from_utf8_lossy(&fixture.stderr).contains("not a synthetic task id"));
+    Ok(())
+}

@@ -90,6 +90,43 @@ fn expert_scores_one_and_dfsdt_beats_cot_for_the_noisy_expert() -> TestResult {
 }
 
 #[test]
+fn converted_answers_say_which_sample_they_keep() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let out = dir.path().join("r.jsonl");
+    let converted = dir.path().join("c.json");
+    let o = steptool(&[
+        "rollout",
+        "--env",
+        "synthetic",
+        "--tasks",
+        "3",
+        "--agent",
+        "expert",
+        "--samples",
+        "2",
+        "--out",
+        out.to_str().ok_or("path")?,
+        "--converted",
+        converted.to_str().ok_or("path")?,
+    ])?;
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("3 converted answers (sample 0 of each query)")
+            && stderr.contains("the other 3 samples"),
+        "{stderr}"
+    );
+    let c: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&converted)?)?;
+    assert_eq!(c.as_object().map(|m| m.len()), Some(3));
+    assert_eq!(
+        std::fs::read_to_string(&out)?.lines().count(),
+        6,
+        "every sample in --out"
+    );
+    Ok(())
+}
+
+#[test]
 fn a_query_file_without_queries_is_an_error() -> TestResult {
     let dir = tempfile::tempdir()?;
     let queries = dir.path().join("queries.json");

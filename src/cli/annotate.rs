@@ -1,10 +1,12 @@
 //! `steptool annotate`: converted predictions -> step reward annotations (the reference's
-//! annotation JSON, formats.md §2.4), with the rules, an LLM judge, or both (hybrid).
+//! annotation JSON, formats.md §2.4), with the rules, an LLM judge, both (hybrid), or, for
+//! synthetic rollouts, the benchmark's ground truth.
 //!
 //! Every answer is cached (append-only JSONL, fsync'd per answer) in `--cache`, by default
 //! `<out>.cache/`: a run that is killed and started again with the same arguments finishes the
 //! job without repeating answered requests.
 
+use anyhow::Context;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -23,6 +25,10 @@ enum AnnotatorKind {
     Judge,
     /// Rules decide malformed calls, the judge scores the rest (the paper's method).
     Hybrid,
+    /// The synthetic benchmark's ground truth (default config): trajectories of `steptool
+    /// rollout --env synthetic`, found by their query ids (`train-<seed>-<k>`,
+    /// `test-<seed>-<k>`). Exact: solved answers are `Solved`, wrong ones `Unsolved`.
+    GroundTruth,
 }
 
 /// Arguments of `steptool annotate`.
@@ -86,6 +92,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         AnnotatorKind::Rules => Box::new(CachedAnnotator::new(RuleAnnotator::default(), cache)),
         AnnotatorKind::Judge => Box::new(judge(&args)?.with_cache(cache)),
         AnnotatorKind::Hybrid => Box::new(HybridAnnotator::new(judge(&args)?.with_cache(cache))),
+        AnnotatorKind::GroundTruth => Box::new(ground_truth(&trajectories)?),
     };
     let report = annotate_batch(annotator.as_ref(), &trajectories, &BatchOptions::default())?;
     let mut entries = Vec::new();
@@ -143,4 +150,56 @@ fn judge(args: &Args) -> anyhow::Result<LlmJudgeAnnotator> {
         config,
         vec![Endpoint::new(url, key)],
     )?)
+}
+
+/// The ground-truth annotator for synthetic trajectories: their tasks regenerated from the
+/// query ids that `steptool rollout --env synthetic` writes (`<split>-<seed>-<k>`, the k-th task
+/// of that split and seed in the default benchmark). A trajectory whose id is not such an id, or
+/// whose query is not that task's (a rollout with another benchmark config), is an error: a
+/// reward from the wrong task would be silently wrong.
+fn ground_truth(
+    trajectories: &[steptool::mdp::Trajectory],
+) -> anyhow::Result<steptool_ppo::online::GroundTruthAnnotator> {
+    use steptool::env::synthetic::{Split, SyntheticBenchmark, SyntheticConfig};
+    let bench = Arc::new(SyntheticBenchmark::new(SyntheticConfig::default())?);
+    let mut wanted: std::collections::BTreeMap<(&str, u64), usize> = Default::default();
+    let mut ids = Vec::with_capacity(trajectories.len());
+    for t in trajectories {
+        let id = t
+            .query_id()
+            .context("a trajectory without a query id: ground truth needs the synthetic task id")?;
+        let parsed = id.split_once('-').and_then(|(split, rest)| {
+            let (seed, k) = rest.split_once('-')?;
+            let split = matches!(split, "train" | "test").then_some(split)?;
+            Some((split, seed.parse::<u64>().ok()?, k.parse::<usize>().ok()?))
+        });
+        let (split, seed, k) = parsed.with_context(|| {
+            format!(
+                "query {id}: not a synthetic task id (`train-<seed>-<k>` or `test-<seed>-<k>`, as `steptool rollout --env synthetic` writes)"
+            )
+        })?;
+        let n = wanted.entry((split, seed)).or_insert(0);
+        *n = (*n).max(k + 1);
+        ids.push((t, id));
+    }
+    let mut tasks = Vec::new();
+    for ((split, seed), n) in wanted {
+        let split = if split == "train" {
+            Split::Train
+        } else {
+            Split::Test
+        };
+        tasks.extend(bench.tasks(split, n, seed)?);
+    }
+    for (t, id) in ids {
+        let task = tasks.iter().find(|task| task.id == id);
+        if task.is_none_or(|task| task.query != t.query()) {
+            anyhow::bail!(
+                "query {id}: the trajectory's query is not that synthetic task's (was it rolled out with another benchmark config?)"
+            );
+        }
+    }
+    Ok(steptool_ppo::online::GroundTruthAnnotator::new(
+        bench, &tasks,
+    ))
 }

@@ -19,8 +19,9 @@ pub struct Args {
     /// Output directory (results.json, results.md, PNGs, every run).
     #[arg(long)]
     out: PathBuf,
-    /// Start from this HF checkpoint instead of the tiny LLaMA (fully fine-tuned by the start's
-    /// SFT; for a GPU).
+    /// Start from this HF checkpoint instead of the tiny LLaMA: LoRA SFT with the pretrained
+    /// recipe, chat format from its tokenizer, the adapter merged for every method (see
+    /// docs/experiment.md; for a GPU).
     #[arg(long)]
     model: Option<PathBuf>,
     /// Seeds, comma-separated (default: the preset's).
@@ -51,7 +52,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         (None, None) => anyhow::bail!("give --preset quick|full or --config FILE"),
     };
     if let Some(m) = &args.model {
-        spec.start.model_dir = Some(m.clone());
+        spec.use_pretrained_start(m)?;
     }
     if let Some(s) = &args.seeds {
         spec.seeds = s.clone();

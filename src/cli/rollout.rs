@@ -331,6 +331,18 @@ fn report(
     write_records(&args.out, &summary.records)?;
     if let Some(path) = &args.converted {
         write_converted_answers(path, &summary.records)?;
+        // ToolEval's converted format holds one answer per query: say which one it kept.
+        let later = summary.records.iter().filter(|r| r.sample > 0).count();
+        let queries = summary.records.len() - later;
+        if later > 0 {
+            eprintln!(
+                "{queries} converted answers (sample 0 of each query) written to {}; the format holds one per query, the other {later} samples are in {} only",
+                path.display(),
+                args.out.display()
+            );
+        } else {
+            eprintln!("{queries} converted answers written to {}", path.display());
+        }
     }
     eprintln!(
         "{} rollouts ({}) written to {}",

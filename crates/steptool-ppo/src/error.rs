@@ -76,10 +76,12 @@ pub enum Error {
         /// The learning rate of that update.
         lr: f64,
     },
-    /// Too many PPO steps in a row had a NaN/inf loss or gradient.
-    #[error("stopping at PPO step {step}: {count} steps in a row had a non-finite loss or gradient (last: {detail}); lower the learning rate or set max_grad_norm")]
+    /// Too many steps in a row had a NaN/inf loss or gradient.
+    #[error("stopping at {trainer} step {step}: {count} steps in a row had a non-finite loss or gradient (last: {detail}); lower the learning rate or set max_grad_norm")]
     NonFinite {
-        /// The PPO step.
+        /// Which trainer (`PPO`, `SFT`, `DPO`).
+        trainer: &'static str,
+        /// The step.
         step: u64,
         /// Consecutive skipped steps.
         count: usize,

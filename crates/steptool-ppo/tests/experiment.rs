@@ -65,3 +65,60 @@ fn the_quick_study_runs_every_method_and_reports_every_row() -> R {
     assert!(e.to_string().contains("samples"), "{e}");
     Ok(())
 }
+
+#[test]
+fn a_lora_start_is_merged_once_and_every_method_starts_from_it() -> R {
+    let dir = tempfile::tempdir()?;
+    let out = dir.path().join("study");
+    let mut spec = ExperimentSpec::quick();
+    spec.progress = false;
+    spec.methods = vec![Method::Sft, Method::Steptool];
+    // The pretrained recipe's shape on the embedded model: a LoRA start, not a full one.
+    spec.start.sft.full_finetune = false;
+    let summary = run_experiment(spec.clone(), &out, false, false)?;
+    let merged = out.join("start/merged");
+    assert!(merged.join("config.json").is_file() && merged.join("tokenizer.json").is_file());
+    assert!(merged.join("model.safetensors").is_file());
+    assert_eq!(
+        summary.results.methods["steptool"].optimizer_updates,
+        summary.results.updates as f64
+    );
+    // A resume reuses the merged start instead of merging again.
+    let before = std::fs::metadata(merged.join("model.safetensors"))?.modified()?;
+    run_experiment(spec, &out, true, false)?;
+    assert_eq!(
+        std::fs::metadata(merged.join("model.safetensors"))?.modified()?,
+        before
+    );
+    Ok(())
+}
+
+#[test]
+fn a_pretrained_start_takes_the_lora_recipe_and_the_tokenizers_chat_format() -> R {
+    let dir = tempfile::tempdir()?;
+    let cases = [
+        (r#"{"added_tokens":[{"content":"<|im_start|>"}]}"#, "qwen2"),
+        (
+            r#"{"added_tokens":[{"content":"<|start_header_id|>"}]}"#,
+            "llama3",
+        ),
+        (r#"{"added_tokens":[{"content":"</s>"}]}"#, "toolllama"),
+    ];
+    for (tokenizer, format) in cases {
+        std::fs::write(dir.path().join("tokenizer.json"), tokenizer)?;
+        let mut spec = ExperimentSpec::full();
+        spec.use_pretrained_start(dir.path())?;
+        assert_eq!(
+            serde_json::to_value(spec.start.env.chat_format)?,
+            serde_json::json!(format)
+        );
+        assert!(!spec.start.sft.full_finetune && !spec.rft.full_finetune);
+        assert_eq!(spec.start.sft.context_loss_weight, 0.0);
+        assert_eq!(spec.start.lora.target_modules.len(), 7);
+        assert_eq!(spec.start.model_dir.as_deref(), Some(dir.path()));
+        spec.validate()?;
+    }
+    let missing = ExperimentSpec::full().use_pretrained_start(&dir.path().join("nope"));
+    assert!(missing.is_err_and(|e| e.to_string().contains("nope")));
+    Ok(())
+}

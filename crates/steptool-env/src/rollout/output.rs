@@ -11,13 +11,24 @@ use crate::error::{Error, Result};
 
 /// Write records as JSON lines.
 pub fn write_records(path: &Path, records: &[RolloutRecord]) -> Result<()> {
-    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    let mut w = BufWriter::new(file);
-    for r in records {
-        serde_json::to_writer(&mut w, r).map_err(|e| Error::json(path.display().to_string(), e))?;
-        w.write_all(b"\n").map_err(|e| Error::io(path, e))?;
+    // Written beside the target and renamed over it: a killed run leaves the old file or the
+    // new one, never half of the new one.
+    let tmp = steptool_mdp::atomic::temp_sibling(path);
+    let write = || -> Result<()> {
+        let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let mut w = BufWriter::new(file);
+        for r in records {
+            serde_json::to_writer(&mut w, r)
+                .map_err(|e| Error::json(path.display().to_string(), e))?;
+            w.write_all(b"\n").map_err(|e| Error::io(&tmp, e))?;
+        }
+        w.flush().map_err(|e| Error::io(&tmp, e))
+    };
+    if let Err(e) = write() {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
     }
-    w.flush().map_err(|e| Error::io(path, e))
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
 /// Read records written by [`write_records`]; errors name the line.
@@ -99,5 +110,5 @@ pub fn to_converted_answers(records: &[RolloutRecord]) -> Result<Value> {
 pub fn write_converted_answers(path: &Path, records: &[RolloutRecord]) -> Result<()> {
     let value = to_converted_answers(records)?;
     let text = crate::pyjson::dumps(&value, Some(2));
-    std::fs::write(path, text).map_err(|e| Error::io(path, e))
+    steptool_mdp::atomic::write_atomic(path, text).map_err(|e| Error::io(path, e))
 }

@@ -96,7 +96,8 @@ pub(crate) fn write_keyed<T: serde::Serialize>(
 
 /// Write `text` to `path`.
 pub(crate) fn write_text(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(|source| Error::io(path, source))
+    // Atomic (temporary sibling + rename): a killed `annotate` keeps the previous file whole.
+    crate::atomic::write_atomic(path, text).map_err(|source| Error::io(path, source))
 }
 
 /// `json.dumps(value, indent=indent, ensure_ascii=ensure_ascii)` as Python writes it (key order

@@ -122,6 +122,15 @@ pub fn rewind(path: &Path, done: u64) -> Result<()> {
             }
         }
     }
+    let have = next.get("train").copied().unwrap_or(0);
+    if have < done {
+        return Err(Error::Checkpoint {
+            path: path.to_path_buf(),
+            message: format!(
+                "the metrics end at step {have} but the checkpoint is at step {done} (lines are missing at the end); the file does not match the checkpoint"
+            ),
+        });
+    }
     let text = if keep.is_empty() {
         String::new()
     } else {
@@ -149,6 +158,13 @@ mod tests {
         std::fs::write(&p, "{\"step\":0}\n{\"step\":2}\n").map_err(Error::io(&p))?;
         let e = rewind(&p, 3).err().map(|e| e.to_string());
         assert!(e.is_some_and(|e| e.contains("gap")));
+        // A file that stops before the checkpoint's step is refused too, not resumed with a gap.
+        std::fs::write(&p, "{\"step\":0}\n{\"step\":1}\n").map_err(Error::io(&p))?;
+        let e = rewind(&p, 4).err().map(|e| e.to_string());
+        assert!(
+            e.is_some_and(|e| e.contains("end at step 2")),
+            "a short file"
+        );
         Ok(())
     }
 }

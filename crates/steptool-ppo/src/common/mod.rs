@@ -6,6 +6,7 @@
 //! | [`adamw`] | AdamW with exportable moments (exact resume) |
 //! | [`schedule`] | learning-rate schedules (constant, linear, cosine with warm-up) |
 //! | [`checkpoint`] | the run directory, atomic checkpoint bundles, `latest`, resolving a user's checkpoint path |
+//! | [`guard`] | stopping a run whose updates keep being skipped (NaN/inf) |
 //! | [`metrics`] | the metrics JSONL writer, reader and resume rewind |
 //! | [`plot`] | PNG panels of a run's curves |
 //! | [`progress`] | a bar on a terminal, plain lines otherwise |
@@ -13,6 +14,7 @@
 
 pub mod adamw;
 pub mod checkpoint;
+pub mod guard;
 pub mod metrics;
 pub mod plot;
 pub mod progress;

@@ -398,12 +398,17 @@ pub fn run_dpo(spec: DpoSpec) -> Result<DpoSummary> {
     let png = out_dir.join("metrics.png");
     let mut progress = Progress::new(spec.progress, total, "DPO steps");
     let mut run_metrics: Vec<DpoMetrics> = Vec::new();
+    let mut streak = crate::common::guard::NonFiniteStreak::new(
+        "DPO",
+        crate::common::guard::MAX_NONFINITE_STEPS,
+    );
     while trainer.steps_done() < total {
         let s = trainer.steps_done();
         let idx = batch_indices(pairs.len(), spec.dpo.batch_size, spec.dpo.seed, s)?;
         let batch: Vec<PreferencePair> = idx.iter().map(|&i| pairs[i].clone()).collect();
         let m = trainer.step(&batch)?;
         writer.write(&m)?;
+        streak.observe(m.step, m.skipped)?;
         progress.update(
             trainer.steps_done(),
             &format!("loss {:.4} margin {:.4}", m.loss, m.reward_margin),

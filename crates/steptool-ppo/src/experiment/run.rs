@@ -92,6 +92,54 @@ fn seeded_env(env: &OnPolicySpec, seed: u64, temperature: f64) -> OnPolicySpec {
     e
 }
 
+/// The start every method begins from, as a model directory: the start run's fully fine-tuned
+/// `model/`, or (a LoRA start, the recipe for a pretrained model) its base with the adapter
+/// merged in, written once to `start/merged/` so that every method and every seed loads the
+/// same weights.
+fn start_model(
+    spec: &ExperimentSpec,
+    start_dir: &Path,
+    opts: steptool_model::LoadOptions,
+    out: &Path,
+) -> Result<PathBuf> {
+    let bundle = resolve_bundle(start_dir)?;
+    if bundle.join(MODEL).join("config.json").is_file() {
+        return Ok(bundle.join(MODEL));
+    }
+    let merged = start_dir.join("merged");
+    if merged.join("config.json").is_file() {
+        return Ok(merged);
+    }
+    let base = spec
+        .start
+        .model_dir
+        .clone()
+        .unwrap_or_else(|| start_dir.join(crate::app::BASE_DIR));
+    let (renderer, mut model) = load_policy(
+        Some(&base),
+        spec.start.tokenizer.as_deref(),
+        &spec.start.env,
+        None,
+        opts,
+        0,
+        out,
+    )?;
+    model.load_adapter(&adapter_dir(&bundle)?)?;
+    steptool_mdp::atomic::write_dir_atomic(
+        &merged,
+        |tmp| -> Result<()> {
+            model.export_merged(tmp)?;
+            let t = tmp.join("tokenizer.json");
+            renderer
+                .tokenizer()
+                .save(&t, false)
+                .map_err(|e| Error::Input(format!("writing {}: {e}", t.display())))
+        },
+        |p, e| Error::io(p)(e),
+    )?;
+    Ok(merged)
+}
+
 /// The start model with a method's result on it: a fully fine-tuned bundle's `model/`, or the
 /// start with the bundle's adapter.
 fn trained_policy(
@@ -186,7 +234,7 @@ pub fn run_experiment(
         }
         .with_run(sub_run(&spec, out, "start")?),
     )?;
-    let start = resolve_bundle(&start_dir)?.join(MODEL);
+    let start = start_model(&spec, &start_dir, opts, out)?;
 
     let mut evals: Vec<MethodEval> = Vec::new();
     for &seed in &spec.seeds {
@@ -213,9 +261,7 @@ pub fn run_experiment(
                 spec.temperature,
             )?;
             collection_failed = failed;
-            let tmp = steptool_mdp::atomic::temp_sibling(&collection);
-            write_records(&tmp, &records)?;
-            std::fs::rename(&tmp, &collection).map_err(Error::io(&collection))?;
+            write_records(&collection, &records)?;
         }
         let collected = read_records(&collection)?;
         let collection_solved = collected

@@ -586,6 +586,7 @@ impl<M: PolicyModel> PpoTrainer<M> {
             self.nonfinite_streak += 1;
             if self.nonfinite_streak >= cfg.max_nonfinite_steps {
                 return Err(Error::NonFinite {
+                    trainer: "PPO",
                     step: self.step,
                     count: self.nonfinite_streak,
                     detail: nonfinite_detail,

@@ -471,12 +471,17 @@ pub fn run_sft(spec: SftSpec) -> Result<SftSummary> {
     let stop = spec
         .stop_after
         .map_or(total, |n| (trainer.steps_done() + n).min(total));
+    let mut streak = crate::common::guard::NonFiniteStreak::new(
+        "SFT",
+        crate::common::guard::MAX_NONFINITE_STEPS,
+    );
     while trainer.steps_done() < stop {
         let s = trainer.steps_done();
         let idx = batch_indices(train.len(), spec.sft.batch_size, spec.sft.seed, s)?;
         let batch: Vec<Episode> = idx.iter().map(|&i| train[i].clone()).collect();
         let m = trainer.step(&batch)?;
         writer.write(&m)?;
+        streak.observe(m.step, m.skipped)?;
         progress.update(trainer.steps_done(), &format!("loss {:.4}", m.loss));
         run_metrics.push(m);
         let done = trainer.steps_done();
