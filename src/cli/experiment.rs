@@ -36,6 +36,9 @@ pub struct Args {
     /// `cpu` or `cuda:N`.
     #[arg(long)]
     device: Option<String>,
+    /// `f32`, or `bf16` (CUDA only).
+    #[arg(long, value_parser = super::run_args::parse_precision)]
+    precision: Option<steptool::model::Precision>,
     /// CPU threads (0: libtorch's default).
     #[arg(long)]
     threads: Option<i32>,
@@ -59,6 +62,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(d) = &args.device {
         spec.device = d.clone();
+    }
+    if let Some(p) = args.precision {
+        spec.precision = p;
     }
     if let Some(t) = args.threads {
         spec.threads = t;

@@ -36,7 +36,7 @@ pub struct RunArgs {
     pub no_progress: bool,
 }
 
-fn parse_precision(s: &str) -> Result<Precision, String> {
+pub(crate) fn parse_precision(s: &str) -> Result<Precision, String> {
     s.parse().map_err(|e: steptool::model::Error| e.to_string())
 }
 

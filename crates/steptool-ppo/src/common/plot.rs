@@ -77,8 +77,17 @@ fn y_range(lo: f64, hi: f64) -> (f64, f64) {
         return (0.0, 1.0);
     }
     let scale = lo.abs().max(hi.abs());
-    let pad = ((hi - lo) * 0.1).max(scale * 0.05).max(1e-3);
-    (lo - pad, hi + pad)
+    // Padding relative to the data (a learning rate of 3e-4 must not get an axis to +-1e-3);
+    // a fixed 1e-3 only for an all-zero series.
+    let pad = ((hi - lo) * 0.1).max(scale * 0.05);
+    let pad = if pad > 0.0 { pad } else { 1e-3 };
+    // Data that is never negative (rates, losses, norms) gets no negative axis.
+    let low = if lo >= 0.0 {
+        (lo - pad).max(0.0)
+    } else {
+        lo - pad
+    };
+    (low, hi + pad)
 }
 
 /// Tick label with as many decimals as the range needs (never `-0.0`).
@@ -251,5 +260,16 @@ mod tests {
             labels[0] != labels[1] && labels[1] != labels[2],
             "{labels:?}"
         );
+    }
+
+    #[test]
+    fn small_non_negative_series_keep_their_scale_and_no_negative_axis() {
+        // A learning rate decaying from 3e-4 to 0: the axis is about the data, not +-1e-3.
+        let (lo, hi) = y_range(0.0, 3e-4);
+        assert_eq!(lo, 0.0);
+        assert!(hi > 3e-4 && hi < 4e-4, "{hi}");
+        // Negative data still gets padding below.
+        let (lo, _) = y_range(-1.0, 1.0);
+        assert!(lo < -1.0);
     }
 }

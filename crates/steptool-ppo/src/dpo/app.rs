@@ -386,6 +386,9 @@ pub fn run_dpo(spec: DpoSpec) -> Result<DpoSummary> {
         )));
     }
     let total = spec.dpo.total_steps(per_epoch);
+    if resume_from.is_some() {
+        crate::common::run_fields::check_resumed_spec(&spec, &out_dir)?;
+    }
     let spec_json = crate::app::write_spec(&spec, &out_dir)?;
     let extra = serde_json::json!({ "spec": spec_json });
     let mut trainer = DpoTrainer::new(model, spec.dpo.clone(), total)?;

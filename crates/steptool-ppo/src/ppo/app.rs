@@ -342,6 +342,9 @@ pub fn run_training(mut spec: TrainSpec) -> Result<TrainSummary> {
         )));
     }
     let total = spec.steps.unwrap_or(spec.epochs.max(1) * per_epoch);
+    if resume_from.is_some() {
+        crate::common::run_fields::check_resumed_spec(&spec, &out_dir)?;
+    }
     let spec_json = write_spec(&spec, &out_dir)?;
 
     let mut trainer = PpoTrainer::new(model, spec.ppo.clone())?;
@@ -399,6 +402,9 @@ fn run_training_on_policy(
     match &spec.value_head {
         Some(p) => model.load_value_head(p)?,
         None => model.init_value_head(spec.ppo.seed)?,
+    }
+    if resume_from.is_some() {
+        crate::common::run_fields::check_resumed_spec(&spec, &out_dir)?;
     }
     let spec_json = write_spec(&spec, &out_dir)?;
     let mut trainer = PpoTrainer::new(model, spec.ppo.clone())?;

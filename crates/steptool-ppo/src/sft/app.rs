@@ -455,6 +455,9 @@ pub fn run_sft(spec: SftSpec) -> Result<SftSummary> {
         )));
     }
     let total = spec.sft.total_steps(per_epoch);
+    if resume_from.is_some() {
+        crate::common::run_fields::check_resumed_spec(&spec, &out_dir)?;
+    }
     let spec_json = crate::app::write_spec(&spec, &out_dir)?;
     let extra = serde_json::json!({ "spec": spec_json });
     let mut trainer = SftTrainer::new(model, spec.sft.clone(), total)?;
