@@ -160,20 +160,16 @@ fn judge(args: &Args) -> anyhow::Result<LlmJudgeAnnotator> {
 fn ground_truth(
     trajectories: &[steptool::mdp::Trajectory],
 ) -> anyhow::Result<steptool_ppo::online::GroundTruthAnnotator> {
-    use steptool::env::synthetic::{Split, SyntheticBenchmark, SyntheticConfig};
+    use steptool::env::synthetic::{parse_task_id, Split, SyntheticBenchmark, SyntheticConfig};
     let bench = Arc::new(SyntheticBenchmark::new(SyntheticConfig::default())?);
-    let mut wanted: std::collections::BTreeMap<(&str, u64), usize> = Default::default();
+    // The tasks each (split, seed) must be drawn to: up to its highest index.
+    let mut wanted: std::collections::HashMap<(Split, u64), usize> = Default::default();
     let mut ids = Vec::with_capacity(trajectories.len());
     for t in trajectories {
         let id = t
             .query_id()
             .context("a trajectory without a query id: ground truth needs the synthetic task id")?;
-        let parsed = id.split_once('-').and_then(|(split, rest)| {
-            let (seed, k) = rest.split_once('-')?;
-            let split = matches!(split, "train" | "test").then_some(split)?;
-            Some((split, seed.parse::<u64>().ok()?, k.parse::<usize>().ok()?))
-        });
-        let (split, seed, k) = parsed.with_context(|| {
+        let (split, seed, k) = parse_task_id(id).with_context(|| {
             format!(
                 "query {id}: not a synthetic task id (`train-<seed>-<k>` or `test-<seed>-<k>`, as `steptool rollout --env synthetic` writes)"
             )
@@ -184,16 +180,14 @@ fn ground_truth(
     }
     let mut tasks = Vec::new();
     for ((split, seed), n) in wanted {
-        let split = if split == "train" {
-            Split::Train
-        } else {
-            Split::Test
-        };
         tasks.extend(bench.tasks(split, n, seed)?);
     }
+    let queries: std::collections::HashMap<&str, &str> = tasks
+        .iter()
+        .map(|t| (t.id.as_str(), t.query.as_str()))
+        .collect();
     for (t, id) in ids {
-        let task = tasks.iter().find(|task| task.id == id);
-        if task.is_none_or(|task| task.query != t.query()) {
+        if queries.get(id) != Some(&t.query()) {
             anyhow::bail!(
                 "query {id}: the trajectory's query is not that synthetic task's (was it rolled out with another benchmark config?)"
             );

@@ -9,8 +9,8 @@ use steptool_env::metrics::{
 };
 use steptool_env::rollout::{run_many, RolloutConfig, RolloutRecord, Strategy};
 use steptool_env::synthetic::{
-    annotate, EntitySplit, ExpertAgent, NoiseKind, NoisyExpertAgent, RandomAgent, Split,
-    SyntheticBenchmark, SyntheticConfig, SyntheticEnv, SyntheticEnvConfig, SyntheticTask,
+    annotate, parse_task_id, EntitySplit, ExpertAgent, NoiseKind, NoisyExpertAgent, RandomAgent,
+    Split, SyntheticBenchmark, SyntheticConfig, SyntheticEnv, SyntheticEnvConfig, SyntheticTask,
 };
 use steptool_env::{Agent, Result};
 
@@ -210,6 +210,11 @@ fn shared_entity_split_shares_names_but_never_a_train_task() -> Result<()> {
         .filter(|t| train_starts.contains(t.plan[0].arguments.as_str()))
         .count();
     assert!(shared * 2 > test.len(), "{shared} of {} shared", test.len());
+    // task ids parse back to the draw that made them
+    assert_eq!(parse_task_id(&test[7].id), Some((Split::Test, 5, 7)));
+    assert_eq!(parse_task_id(&train[0].id), Some((Split::Train, 5, 0)));
+    assert_eq!(parse_task_id("56543"), None);
+    assert_eq!(parse_task_id("dev-1-2"), None);
     // the default split is unchanged by the new field
     let default: SyntheticConfig = serde_json::from_str("{}")
         .map_err(|e| steptool_env::Error::config("synthetic", e.to_string()))?;

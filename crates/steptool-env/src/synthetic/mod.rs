@@ -37,8 +37,8 @@ pub use annotate::{annotate, exact_judge, GroundTruthAnnotation, StepTruth};
 pub use env::{SyntheticBenchmark, SyntheticEnv, SyntheticEnvConfig};
 pub use policy::{ExpertAgent, NoiseKind, NoisyExpertAgent, RandomAgent};
 pub use tasks::{
-    EntitySplit, PlannedCall, Split, SyntheticConfig, SyntheticTask, Target, TaskGenerator,
-    Template,
+    parse_task_id, task_id, EntitySplit, PlannedCall, Split, SyntheticConfig, SyntheticTask,
+    Target, TaskGenerator, Template,
 };
 pub use world::{
     Api, AttrSpec, Entity, Kind, KindSpec, RelSpec, World, WorldTool, KINDS, TOOL_GROUPS,

@@ -362,7 +362,7 @@ impl TaskGenerator {
                 let calls = counts[rng.gen_range(0..counts.len())];
                 let with: Vec<&&Template> = pool.iter().filter(|t| t.calls() == calls).collect();
                 let template = (*with[rng.gen_range(0..with.len())]).clone();
-                let id = format!("{}-{seed}-{k}", split.as_str());
+                let id = task_id(split, seed, k);
                 self.instantiate(&template, split, id, &mut rng)
             })
             .collect()
@@ -499,6 +499,24 @@ fn call(api: Api, param: &str, value: &str) -> PlannedCall {
         name: api.function_name(),
         arguments: serde_json::json!({ param: value }).to_string(),
     }
+}
+
+/// The id [`TaskGenerator::tasks`] gives the `k`-th task of `split` drawn with `seed`:
+/// `<split>-<seed>-<k>` (`train-0-3`).
+pub fn task_id(split: Split, seed: u64, k: usize) -> String {
+    format!("{}-{seed}-{k}", split.as_str())
+}
+
+/// The inverse of [`task_id`]: `(split, seed, k)`, or `None` for any other string.
+pub fn parse_task_id(id: &str) -> Option<(Split, u64, usize)> {
+    let (split, rest) = id.split_once('-')?;
+    let split = match split {
+        "train" => Split::Train,
+        "test" => Split::Test,
+        _ => return None,
+    };
+    let (seed, k) = rest.split_once('-')?;
+    Some((split, seed.parse().ok()?, k.parse().ok()?))
 }
 
 /// A stable hash of a template's key (FNV-1a), for the `shared` entity split: it must not

@@ -105,6 +105,7 @@ impl AdamW {
         let (b1, b2) = self.betas;
         let bc1 = 1.0 - b1.powi(self.step as i32);
         let bc2_sqrt = (1.0 - b2.powi(self.step as i32)).sqrt();
+        let mut finite: Vec<(&String, Tensor)> = Vec::with_capacity(self.params.len());
         for ((name, p), (m, v)) in self
             .params
             .iter()
@@ -126,13 +127,20 @@ impl AdamW {
             let denom = v.f_sqrt()?.f_div_scalar(bc2_sqrt)?.f_add_scalar(self.eps)?;
             let upd = m.f_div(&denom)?.f_mul_scalar(-lr / bc1)?;
             let _ = p.f_add_(&upd.f_to_kind(p.kind())?)?;
-            if p.f_isfinite()?.f_all()?.f_int64_value(&[])? == 0 {
-                return Err(Error::NonFiniteParameter {
-                    tensor: name.clone(),
-                    optimizer_step: self.step,
-                    lr,
-                });
-            }
+            finite.push((name, p.f_isfinite()?.f_all()?));
+        }
+        // One device-to-host read for all parameters, not one sync per tensor.
+        if finite.is_empty() {
+            return Ok(());
+        }
+        let flags: Vec<&Tensor> = finite.iter().map(|(_, t)| t).collect();
+        let ok = Vec::<i64>::try_from(Tensor::f_stack(&flags, 0)?.f_to_kind(Kind::Int64)?)?;
+        if let Some(i) = ok.iter().position(|&f| f == 0) {
+            return Err(Error::NonFiniteParameter {
+                tensor: finite[i].0.clone(),
+                optimizer_step: self.step,
+                lr,
+            });
         }
         Ok(())
     }

@@ -57,22 +57,17 @@ fn log(progress: bool, msg: impl std::fmt::Display) {
     }
 }
 
-/// `(resume, overwrite)` for a sub-run directory: continue one with a checkpoint, start the
-/// others afresh (a directory left without one holds nothing to keep).
-fn sub_run_flags(dir: &Path) -> Result<(bool, bool)> {
-    let have = dir.is_dir() && RunDir::new(dir).latest()?.is_some();
-    Ok((have, !have))
-}
-
 /// The run fields of the sub-run `runs_dir/name`: resumed when it has a checkpoint, started
-/// afresh otherwise; the study's device, precision, threads and progress.
+/// afresh otherwise (a directory left without one holds nothing to keep); the study's device,
+/// precision, threads and progress.
 fn sub_run(spec: &ExperimentSpec, runs_dir: &Path, name: &str) -> Result<RunSettings> {
-    let (resume, overwrite) = sub_run_flags(&runs_dir.join(name))?;
+    let dir = runs_dir.join(name);
+    let have = dir.is_dir() && RunDir::new(&dir).latest()?.is_some();
     Ok(RunSettings {
         runs_dir: runs_dir.to_path_buf(),
         run_name: name.into(),
-        resume,
-        overwrite,
+        resume: have,
+        overwrite: !have,
         device: spec.device.clone(),
         precision: spec.precision,
         threads: spec.threads,

@@ -336,17 +336,10 @@ impl ExperimentSpec {
         self.start.lora = LoraConfig {
             r: 16,
             alpha: 32.0,
-            target_modules: [
-                "q_proj",
-                "k_proj",
-                "v_proj",
-                "o_proj",
-                "gate_proj",
-                "up_proj",
-                "down_proj",
-            ]
-            .map(String::from)
-            .to_vec(),
+            target_modules: steptool_model::lora::TARGETABLE
+                .iter()
+                .map(|m| m.to_string())
+                .collect(),
             ..LoraConfig::default()
         };
         self.start.sft = SftConfig {
