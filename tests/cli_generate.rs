@@ -70,6 +70,19 @@ fn import_then_generate() -> TestResult {
     assert_eq!(ids.len(), lps.len());
     assert!(lps.iter().all(|x| x.as_f64().is_some_and(|x| x <= 0.0)));
 
+    // One prompt as text: streamed as generated, the same words.
+    let streamed = ok(steptool(&[
+        "generate",
+        "--model",
+        dir_s,
+        "--chat",
+        "--max-new-tokens",
+        "24",
+        "--prompt",
+        "What is the capital of France?",
+    ])?)?;
+    assert_eq!(streamed, "The capital of France is Paris.\n");
+
     // A conversation file (two conversations: one batch), text output, one line each.
     let msgs = tmp.path().join("messages.json");
     std::fs::write(

@@ -14,7 +14,8 @@
 //!
 //! Sampling: greedy unless `--temperature` > 0 (then `--top-p`, default 1, applies). Generation
 //! stops at the config's EOS ids or after `--max-new-tokens`. Output: the text of each prompt
-//! (special tokens removed), one after the other; with `--json` one object per prompt and line:
+//! (special tokens removed), streamed as it is generated when there is one prompt, otherwise one
+//! after the other once the batch is done; with `--json` one object per prompt and line:
 //! `{"text", "token_ids", "logprobs", "finish_reason"}` (`token_ids` includes the stop token;
 //! `logprobs` are under the unmodified model distribution).
 
@@ -33,7 +34,7 @@ pub struct Args {
     /// Model directory: `config.json`, safetensors, `tokenizer.json`, `tokenizer_config.json`.
     #[arg(long)]
     model: PathBuf,
-    /// A PEFT LoRA adapter directory.
+    /// A LoRA adapter: a PEFT directory, a checkpoint bundle, or a run directory (its `latest`).
     #[arg(long)]
     adapter: Option<PathBuf>,
     /// A prompt (repeat for a batch).
@@ -168,7 +169,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     let (mut model, _report) = Model::from_pretrained(&args.model, options)?;
     if let Some(dir) = &args.adapter {
-        model.load_adapter(dir)?;
+        model.load_adapter(&steptool_ppo::checkpoint::adapter_dir(dir)?)?;
     }
     let cfg = GenerationConfig {
         max_new_tokens: args.max_new_tokens,
@@ -177,14 +178,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ignore_eos: args.ignore_eos,
         ..GenerationConfig::default()
     };
+    if !args.json && prompts.len() == 1 {
+        return stream_one(&model, &tokenizer, &prompts, &cfg);
+    }
     let generations = model.generate(&prompts, &cfg, None)?;
     let mut out = std::io::stdout().lock();
     for g in &generations {
-        let ids: Vec<u32> = g.tokens.iter().map(|&x| x as u32).collect();
-        let text = tokenizer
-            .decode(&ids, true)
-            .map_err(anyhow::Error::from_boxed)
-            .context("decoding the generated tokens")?;
+        let text = decode(&tokenizer, &g.tokens)?;
         if args.json {
             let o = Output {
                 text,
@@ -198,5 +198,56 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             writeln!(out, "{text}")?;
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn decode(tokenizer: &tokenizers::Tokenizer, tokens: &[i64]) -> anyhow::Result<String> {
+    let ids: Vec<u32> = tokens.iter().map(|&x| x as u32).collect();
+    tokenizer
+        .decode(&ids, true)
+        .map_err(anyhow::Error::from_boxed)
+        .context("decoding the generated tokens")
+}
+
+/// One prompt, printed as it is generated. Each new token re-decodes the continuation so far
+/// and prints what was added, so a character split over several byte-level tokens appears
+/// once it is complete (a trailing U+FFFD waits for the next token).
+fn stream_one(
+    model: &Model,
+    tokenizer: &tokenizers::Tokenizer,
+    prompts: &[Vec<i64>],
+    cfg: &GenerationConfig,
+) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    let mut tokens = Vec::new();
+    let mut printed = 0usize;
+    let mut failure: Option<anyhow::Error> = None;
+    let mut on_token = |_row: usize, tok: i64| {
+        if failure.is_some() {
+            return;
+        }
+        tokens.push(tok);
+        let step = decode(tokenizer, &tokens).and_then(|text| {
+            if text.len() > printed && !text.ends_with('\u{FFFD}') && text.is_char_boundary(printed)
+            {
+                out.write_all(&text.as_bytes()[printed..])?;
+                out.flush()?;
+                printed = text.len();
+            }
+            Ok(())
+        });
+        if let Err(e) = step {
+            failure = Some(e);
+        }
+    };
+    let generations = model.generate_streaming(prompts, cfg, None, &mut on_token)?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let text = decode(tokenizer, &generations[0].tokens)?;
+    if text.len() > printed && text.is_char_boundary(printed) {
+        out.write_all(&text.as_bytes()[printed..])?;
+    }
+    writeln!(out)?;
     Ok(ExitCode::SUCCESS)
 }

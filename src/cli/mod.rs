@@ -14,6 +14,7 @@ mod experiment;
 mod generate;
 mod import_gguf;
 mod logprobs;
+mod merge;
 mod report;
 mod rft;
 mod rollout;
@@ -51,6 +52,8 @@ enum Command {
     ImportGguf(import_gguf::Args),
     /// Per-token log-probs, values and last-position logits of a model (JSON stdin -> stdout).
     Logprobs(logprobs::Args),
+    /// Merge a LoRA adapter into its base model and write a plain HF model directory.
+    Merge(merge::Args),
     /// The paper's Table 3 (pass rate ± std, recall, error types) from pass-rate result files.
     Report(report::Args),
     /// The RFT baseline: sample K trajectories per task, keep the solved ones, SFT on them and the expert data.
@@ -76,6 +79,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Generate(args) => generate::run(args),
         Command::ImportGguf(args) => import_gguf::run(args),
         Command::Logprobs(args) => logprobs::run(args),
+        Command::Merge(args) => merge::run(args),
         Command::Report(args) => report::run(args),
         Command::Rft(args) => rft::run(args),
         Command::Rollout(args) => rollout::run(args),

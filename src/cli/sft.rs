@@ -22,8 +22,15 @@ pub struct Args {
     #[arg(long)]
     model_dir: Option<PathBuf>,
     /// Rollout records JSONL to learn from (solved ones are kept).
-    #[arg(long, conflicts_with = "synthetic_tasks")]
+    #[arg(long, conflicts_with_all = ["synthetic_tasks", "reference"])]
     records: Option<PathBuf>,
+    /// The reference's SFT/RFT conversation file (`gpt4_dfs_G123_for_sft_example.json`): the
+    /// per-step instances folded into whole conversations, the reference's targets trained.
+    #[arg(long, conflicts_with = "synthetic_tasks")]
+    reference: Option<PathBuf>,
+    /// Chat format the conversations are rendered in: toolllama, qwen2 or llama3.
+    #[arg(long)]
+    chat_format: Option<steptool::mdp::ChatFormat>,
     /// Learn from the synthetic expert's demonstrations of this many train tasks.
     #[arg(long)]
     synthetic_tasks: Option<usize>,
@@ -56,6 +63,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(p) = &args.records {
         spec.data = SftData::Records { path: p.clone() };
+    }
+    if let Some(p) = &args.reference {
+        spec.data = SftData::Reference { path: p.clone() };
+    }
+    if let Some(v) = args.chat_format {
+        spec.env.chat_format = v;
     }
     if let Some(n) = args.synthetic_tasks {
         spec.data = SftData::Synthetic { tasks: n };

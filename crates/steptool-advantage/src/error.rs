@@ -32,6 +32,19 @@ pub enum Error {
         #[source]
         source: steptool_mdp::Error,
     },
+    /// Finite inputs whose result is not finite in f32 (step rewards or values near
+    /// `f32::MAX` summed into a return).
+    #[error("episode {episode}, field `{field}`, position {position}: {value} is not finite (f32 overflow from finite inputs); scale the rewards or values down")]
+    Overflow {
+        /// Index of the episode in the batch.
+        episode: usize,
+        /// The output array (`rewards`, `advantages_raw`, `advantages`, `returns`).
+        field: &'static str,
+        /// The position in it.
+        position: usize,
+        /// The value.
+        value: f32,
+    },
     /// Whitening needs at least two trained positions in the batch (unbiased variance).
     #[error("whitening needs at least 2 trained positions in the batch, found {count}")]
     Whitening {

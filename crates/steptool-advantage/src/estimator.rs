@@ -30,6 +30,29 @@ pub struct EpisodeAdvantages {
     pub mask: Vec<bool>,
 }
 
+impl EpisodeAdvantages {
+    /// Every output finite: the inputs are (validated), so a non-finite output is an f32
+    /// overflow, reported instead of reaching the loss as NaN.
+    fn check_finite(&self, episode: usize) -> Result<()> {
+        for (field, v) in [
+            ("rewards", &self.rewards),
+            ("advantages_raw", &self.advantages_raw),
+            ("advantages", &self.advantages),
+            ("returns", &self.returns),
+        ] {
+            if let Some((position, &value)) = v.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+                return Err(crate::error::Error::Overflow {
+                    episode,
+                    field,
+                    position,
+                    value,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The results for a batch, episodes in input order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BatchAdvantages {
@@ -122,6 +145,9 @@ impl AdvantageEstimator {
                 (out, raw.step_kl)
             })
             .unzip();
+        for (i, out) in outputs.iter().enumerate() {
+            out.check_finite(i)?;
+        }
         let step_stats = step_stats(episodes, &outputs, &step_kls);
         Ok(BatchAdvantages {
             episodes: outputs,

@@ -465,3 +465,36 @@ fn json_errors_name_the_episode_and_field() -> Result<()> {
     assert_eq!(req.episodes[0].action_spans[1], ActionSpan::new(3, 5));
     Ok(())
 }
+
+/// Finite step rewards whose sum overflows f32 are an error naming the episode, the array and
+/// the position, not NaN/inf advantages.
+#[test]
+fn an_f32_overflow_is_an_error_naming_episode_and_position() -> Result<()> {
+    let mut episodes = batch();
+    episodes[1].step_rewards = vec![3.0e38, 3.0e38, 3.0e38];
+    for estimator in [Estimator::StepGae, Estimator::TokenGae] {
+        let config = AdvantageConfig {
+            estimator,
+            gamma: 1.0,
+            lam: 1.0,
+            whiten: false,
+            ..AdvantageConfig::default()
+        };
+        match AdvantageEstimator::new(config)?.compute(&episodes) {
+            Err(e @ Error::Overflow { episode: 1, .. }) => {
+                let text = e.to_string();
+                assert!(
+                    text.contains("episode 1") && text.contains("overflow"),
+                    "{text}"
+                );
+            }
+            other => {
+                return Err(anyhow!(
+                    "{}: expected an overflow error, got {other:?}",
+                    estimator.name()
+                ))
+            }
+        }
+    }
+    Ok(())
+}

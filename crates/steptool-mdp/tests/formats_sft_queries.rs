@@ -188,3 +188,78 @@ fn steptool_style_functions_match_the_converted_entry() -> Result<()> {
     );
     Ok(())
 }
+
+/// The reference trains each instance's last turn on its prefix; folded, a trajectory is one
+/// conversation with every target marked (SFT file: Step 2 is a prefix of Step 4).
+#[test]
+fn sft_instances_fold_into_whole_conversations() -> Result<()> {
+    let path = repo_file("fixtures/reference/sft_qwen2_gpt4_dfs_entry_10012.json");
+    let entries = sft::read_sft(&path)?;
+    let (convs, counts) = sft::conversations(&entries, Some(&path))?;
+    assert_eq!(
+        (counts.instances, counts.conversations, counts.duplicates),
+        (2, 1, 0)
+    );
+    let c = &convs[0];
+    assert_eq!(
+        (c.query_id.as_str(), c.instance, c.targets.clone()),
+        ("10012", 1, vec![2, 4])
+    );
+    assert_eq!(c.turns, entries[0].1.instances[1].conversations);
+    Ok(())
+}
+
+/// The RFT file's Step 5 has another system prompt: no other instance is its prefix, so it is
+/// a conversation of its own with only its last turn trained; its `"tool"` turns read as
+/// function turns.
+#[test]
+fn rft_instances_fold_and_keep_a_branch_of_their_own() -> Result<()> {
+    let path = repo_file("fixtures/reference/rft_data_entry_87720.json");
+    let entries = sft::read_sft(&path)?;
+    let (convs, counts) = sft::conversations(&entries, Some(&path))?;
+    assert_eq!((counts.instances, counts.conversations), (3, 2));
+    let got: Vec<(usize, Vec<usize>)> = convs
+        .iter()
+        .map(|c| (c.instance, c.targets.clone()))
+        .collect();
+    assert_eq!(got, vec![(1, vec![2, 4]), (2, vec![4])]);
+    assert_eq!(convs[0].turns[3].from, SftRole::Function);
+    Ok(())
+}
+
+#[test]
+fn sft_fold_counts_duplicates_and_names_bad_instances() -> Result<()> {
+    let path = repo_file("fixtures/reference/sft_qwen2_gpt4_dfs_entry_10012.json");
+    let mut entries = sft::read_sft(&path)?;
+    let dup = entries[0].1.instances[0].clone();
+    entries[0].1.instances.push(dup);
+    let (convs, counts) = sft::conversations(&entries, Some(&path))?;
+    assert_eq!(
+        (counts.instances, counts.conversations, counts.duplicates),
+        (3, 1, 1)
+    );
+    assert_eq!(convs[0].targets, vec![2, 4]);
+
+    // An instance that ends with a tool observation has no target.
+    entries[0].1.instances[1].conversations.truncate(4);
+    let err = sft::conversations(&entries, Some(&path))
+        .err()
+        .ok_or_else(|| Error::InvalidTrajectory("accepted".into()))?
+        .to_string();
+    assert!(
+        err.contains("sft_qwen2_gpt4_dfs_entry_10012.json")
+            && err.contains("10012.instances[1]")
+            && err.contains("Function"),
+        "{err}"
+    );
+    entries[0].1.instances[1].conversations.clear();
+    let err = sft::conversations(&entries, None)
+        .err()
+        .ok_or_else(|| Error::InvalidTrajectory("accepted".into()))?
+        .to_string();
+    assert!(
+        err.contains("10012.instances[1]") && err.contains("no turns"),
+        "{err}"
+    );
+    Ok(())
+}

@@ -327,7 +327,22 @@ impl Model {
     ) -> Result<Vec<Generation>> {
         let limits = vec![cfg.max_new_tokens; prompts.len()];
         let mut rngs = Rngs::Shared(Box::new(StdRng::seed_from_u64(cfg.seed)));
-        self.generate_impl(prompts, &limits, &mut rngs, cfg, decoder)
+        self.generate_impl(prompts, &limits, &mut rngs, cfg, decoder, None)
+    }
+
+    /// [`Model::generate`] that also hands every token to `on_token(row, token_id)` as soon as
+    /// it is chosen (the stop token included), for streaming output. The result is the same
+    /// as [`Model::generate`]'s.
+    pub fn generate_streaming(
+        &self,
+        prompts: &[Vec<i64>],
+        cfg: &GenerationConfig,
+        decoder: Option<&dyn TokenDecoder>,
+        on_token: &mut dyn FnMut(usize, i64),
+    ) -> Result<Vec<Generation>> {
+        let limits = vec![cfg.max_new_tokens; prompts.len()];
+        let mut rngs = Rngs::Shared(Box::new(StdRng::seed_from_u64(cfg.seed)));
+        self.generate_impl(prompts, &limits, &mut rngs, cfg, decoder, Some(on_token))
     }
 
     /// [`Model::generate`] where every row has its own seed and budget (`cfg.seed` and
@@ -352,7 +367,7 @@ impl Model {
         let prompts: Vec<Vec<i64>> = rows.iter().map(|r| r.prompt.clone()).collect();
         let limits: Vec<usize> = rows.iter().map(|r| r.max_new_tokens).collect();
         let mut rngs = Rngs::PerRow(rows.iter().map(|r| StdRng::seed_from_u64(r.seed)).collect());
-        self.generate_impl(&prompts, &limits, &mut rngs, cfg, decoder)
+        self.generate_impl(&prompts, &limits, &mut rngs, cfg, decoder, None)
     }
 
     fn generate_impl(
@@ -362,6 +377,7 @@ impl Model {
         rngs: &mut Rngs,
         cfg: &GenerationConfig,
         decoder: Option<&dyn TokenDecoder>,
+        mut on_token: Option<&mut dyn FnMut(usize, i64)>,
     ) -> Result<Vec<Generation>> {
         cfg.validate()?;
         if !cfg.stop_strings.is_empty() && decoder.is_none() {
@@ -438,6 +454,9 @@ impl Model {
                 let g = &mut out[r];
                 g.tokens.push(tok);
                 g.logprobs.push(lp as f32);
+                if let Some(f) = on_token.as_mut() {
+                    f(r, tok);
+                }
                 if stops.contains(&tok) {
                     g.finish_reason = FinishReason::StopToken;
                     done[r] = true;

@@ -470,3 +470,24 @@ fn last_logits_pick_the_last_real_position_for_either_padding_side() -> TestResu
     }
     Ok(())
 }
+
+#[test]
+fn streaming_hands_over_every_token_as_generated() -> TestResult {
+    let m = load("llama_linear")?;
+    let prompts = seqs();
+    let cfg = GenerationConfig {
+        max_new_tokens: 6,
+        sampling: Sampling::Temperature { temperature: 0.9 },
+        seed: 4,
+        ..Default::default()
+    };
+    let plain = m.generate(&prompts, &cfg, None)?;
+    let mut seen: Vec<Vec<i64>> = vec![Vec::new(); prompts.len()];
+    let streamed =
+        m.generate_streaming(&prompts, &cfg, None, &mut |row, tok| seen[row].push(tok))?;
+    for ((p, s), got) in plain.iter().zip(&streamed).zip(&seen) {
+        assert_eq!(p.tokens, s.tokens);
+        assert_eq!(&s.tokens, got);
+    }
+    Ok(())
+}

@@ -229,6 +229,12 @@ pub fn run_rft(spec: RftSpec) -> Result<RftSummary> {
         let expert = match &s.data {
             SftData::Synthetic { tasks } => expert_records(&s.env, *tasks)?,
             SftData::Records { path } => read_records(path)?,
+            SftData::Reference { .. } => {
+                return Err(Error::config(
+                    "sft.data",
+                    "RFT's expert data are the synthetic expert's demonstrations or rollout records; a reference conversation file is for `steptool sft --reference`",
+                ))
+            }
         };
         let selection = select_solved(expert, sampled, failed)?;
         let dir = out_dir.join("rft");

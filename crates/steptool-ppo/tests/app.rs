@@ -96,12 +96,35 @@ fn shipped_example_specs_parse() -> R {
     let mut n = 0;
     for entry in std::fs::read_dir(&dir)? {
         let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "json") {
-            let spec = TrainSpec::from_json_file(&path)?;
-            assert!(!spec.run_name.is_empty(), "{}", path.display());
-            n += 1;
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
         }
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        // Every shipped spec is listed with its kind, so a new one is parsed too.
+        match name {
+            "toolllama-7b.json" | "smollm2-steptool.json" => {
+                let spec = TrainSpec::from_json_file(&path)?;
+                assert!(!spec.run_name.is_empty(), "{name}");
+            }
+            "smollm2-sft.json" => {
+                let spec = steptool_ppo::sft::SftSpec::from_json_file(&path)?;
+                assert!(!spec.run_name.is_empty(), "{name}");
+            }
+            "smollm2-study-cpu.json" => {
+                let spec = steptool_ppo::experiment::ExperimentSpec::from_json_file(&path)?;
+                spec.validate()?;
+            }
+            other => {
+                return Err(
+                    format!("examples/specs/{other}: add it to this test with its kind").into(),
+                )
+            }
+        }
+        n += 1;
     }
-    assert!(n >= 1, "no spec in {}", dir.display());
+    assert!(n >= 4, "only {n} specs in {}", dir.display());
     Ok(())
 }

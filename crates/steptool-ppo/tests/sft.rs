@@ -190,3 +190,54 @@ fn copy_drills_are_first_turns_that_copy_a_name_of_another_world() -> R {
     }
     Ok(())
 }
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/reference")
+        .join(name)
+}
+
+/// The reference's SFT file in one pass: one conversation, a span on each turn the reference
+/// trains, holding exactly the assistant's text and the end-of-turn token; the system prompt
+/// rendered as written.
+#[test]
+fn reference_sft_file_trains_the_reference_targets_in_one_pass() -> R {
+    use steptool_mdp::formats::sft::read_sft;
+    let tok =
+        steptool_ppo::embedded::train_tokenizer(&["Thought: Action: Input".to_string()], 300)?;
+    let renderer =
+        steptool_ppo::online::Renderer::new(steptool_mdp::ChatFormat::ToolLlama, tok, None)
+            .with_style(PromptStyle::Compact);
+    let path = fixture("sft_qwen2_gpt4_dfs_entry_10012.json");
+    let (episodes, counts) = steptool_ppo::sft::app::reference_episodes(&renderer, &path)?;
+    assert_eq!((episodes.len(), counts.instances), (1, 2));
+    let e = &episodes[0];
+    let entry = &read_sft(&path)?[0].1;
+    let turns = &entry.instances[1].conversations;
+    let decode = |ids: &[u32]| {
+        renderer
+            .tokenizer()
+            .decode(ids, false)
+            .map_err(|e| e.to_string())
+    };
+    assert_eq!(e.action_spans().len(), 2);
+    for (span, turn) in e.action_spans().iter().zip([&turns[2], &turns[4]]) {
+        let text = decode(&e.input_ids()[span.start..span.end])?;
+        assert_eq!(text, format!("{}</s>", turn.value.trim_start_matches('\n')));
+    }
+    let all = decode(e.input_ids())?;
+    assert!(
+        all.starts_with(&format!("System: {}", turns[0].value)),
+        "the system prompt as written"
+    );
+    assert!(all.contains(&format!("Function: {}", turns[3].value)));
+
+    // RFT file: Step 5 is a branch of its own with its last turn only.
+    let (episodes, _) = steptool_ppo::sft::app::reference_episodes(
+        &renderer,
+        &fixture("rft_data_entry_87720.json"),
+    )?;
+    let spans: Vec<usize> = episodes.iter().map(|e| e.action_spans().len()).collect();
+    assert_eq!(spans, vec![2, 1]);
+    Ok(())
+}

@@ -344,7 +344,7 @@ impl ResultEntry {
 }
 
 /// Write a pass-rate result file as `eval_pass_rate.py` does (`json.dump(indent=4,
-/// ensure_ascii=False)`).
+/// ensure_ascii=False)`), atomically: a killed run leaves the old file or the new one.
 pub fn write_pass_rate_file(path: impl AsRef<Path>, results: &SubsetResults) -> Result<()> {
     let path = path.as_ref();
     let map: Map<String, Value> = results
@@ -353,7 +353,7 @@ pub fn write_pass_rate_file(path: impl AsRef<Path>, results: &SubsetResults) -> 
         .map(|e| (e.query_id.clone(), e.to_json()))
         .collect();
     let text = python_json_dumps(&Value::Object(map), Some(4), false);
-    std::fs::write(path, text).map_err(|e| Error::io(path, e))
+    steptool_mdp::atomic::write_atomic(path, text).map_err(|e| Error::io(path, e))
 }
 
 impl SubsetResults {

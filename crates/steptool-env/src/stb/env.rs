@@ -35,9 +35,10 @@ pub struct StbConfig {
     /// "response": ""}`, status 12.
     #[serde(default)]
     pub server_url: Option<String>,
-    /// The `toolbench_key` sent to the server. Default `""`.
-    #[serde(default)]
-    pub toolbench_key: String,
+    /// The `toolbench_key` sent to the server. Default `""`. Never serialised and redacted in
+    /// `Debug`: it reaches neither a written config nor a log line.
+    #[serde(default, skip_serializing)]
+    pub toolbench_key: ToolbenchKey,
     /// HTTP timeout in seconds. Default 120 (the reference waits forever on `/virtual` URLs;
     /// a timeout becomes the reference's status-5 observation).
     #[serde(default = "default_timeout")]
@@ -61,6 +62,34 @@ pub struct StbConfig {
     pub simulator: Option<SimulatorConfig>,
 }
 
+/// The key StableToolBench's server passes on to RapidAPI (`toolbench_key` in the request body
+/// and header). `Debug` shows only whether it is set.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct ToolbenchKey(String);
+
+impl ToolbenchKey {
+    /// A key from its text.
+    pub fn new(key: impl Into<String>) -> Self {
+        Self(key.into())
+    }
+
+    /// The text, for the one request field and header that carry it.
+    fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ToolbenchKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            f.write_str("ToolbenchKey(unset)")
+        } else {
+            f.write_str("ToolbenchKey(<redacted>)")
+        }
+    }
+}
+
 fn default_timeout() -> f64 {
     120.0
 }
@@ -78,7 +107,7 @@ impl StbConfig {
             tools_dir: tools_dir.into(),
             cache_dir: None,
             server_url: None,
-            toolbench_key: String::new(),
+            toolbench_key: ToolbenchKey::default(),
             timeout_secs: default_timeout(),
             max_observation_length: default_max_obs(),
             name_match: NameMatch::Suffix,
@@ -242,7 +271,7 @@ impl StbEnv {
             "api_name": f.pure_api_name,
             "tool_input": arguments,
             "strip": "truncate",
-            "toolbench_key": self.config.toolbench_key,
+            "toolbench_key": self.config.toolbench_key.expose(),
         });
         let obs = |error: &str, code| {
             Ok(Err((
@@ -253,7 +282,7 @@ impl StbEnv {
         match self
             .http
             .post(url)
-            .set("toolbench_key", &self.config.toolbench_key)
+            .set("toolbench_key", self.config.toolbench_key.expose())
             .send_json(payload)
         {
             Ok(resp) if resp.status() == 200 => match resp.into_json::<Value>() {
@@ -376,5 +405,32 @@ impl Environment for StbEnv {
 
     fn succeeded(&self) -> bool {
         self.success
+    }
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::*;
+
+    #[test]
+    fn the_toolbench_key_reaches_neither_debug_nor_a_written_config() {
+        let mut cfg = StbConfig::new("tools");
+        cfg.toolbench_key = ToolbenchKey::new("sk-secret-123");
+        let debug = format!("{cfg:?}");
+        let json = serde_json::to_string(&cfg).unwrap_or_default();
+        assert!(
+            !debug.contains("sk-secret") && debug.contains("<redacted>"),
+            "{debug}"
+        );
+        assert!(
+            !json.contains("sk-secret")
+                && !json.contains("toolbench_key")
+                && json.contains("tools"),
+            "{json}"
+        );
+        // Read from a config file, and used where the server needs it.
+        let read: StbConfig = serde_json::from_str(r#"{"tools_dir": "t", "toolbench_key": "k-1"}"#)
+            .unwrap_or_else(|_| StbConfig::new("x"));
+        assert_eq!(read.toolbench_key.expose(), "k-1");
     }
 }

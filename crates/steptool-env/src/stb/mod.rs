@@ -23,7 +23,7 @@ mod simulator;
 mod tools;
 
 pub use cache::{cache_key, check_result, CachePath, ResponseCache};
-pub use env::{StbConfig, StbEnv};
+pub use env::{StbConfig, StbEnv, ToolbenchKey};
 pub use simulator::{simulate, simulator_user_prompt, SimulatorConfig, SIMULATOR_SYSTEM_PROMPT};
 pub use steptool_mdp::formats::queries::{read_query_ids, read_test_queries, TestQuery};
 pub use tools::{api_function, StbFunction, ToolsFolder};

@@ -7,6 +7,7 @@
 //! | [`schedule`] | learning-rate schedules (constant, linear, cosine with warm-up) |
 //! | [`checkpoint`] | the run directory, atomic checkpoint bundles, `latest`, resolving a user's checkpoint path |
 //! | [`guard`] | stopping a run whose updates keep being skipped (NaN/inf) |
+//! | [`merge`] | a LoRA adapter merged into its base, as a plain model directory |
 //! | [`metrics`] | the metrics JSONL writer, reader and resume rewind |
 //! | [`plot`] | PNG panels of a run's curves |
 //! | [`progress`] | a bar on a terminal, plain lines otherwise |
@@ -15,6 +16,7 @@
 pub mod adamw;
 pub mod checkpoint;
 pub mod guard;
+pub mod merge;
 pub mod metrics;
 pub mod plot;
 pub mod progress;

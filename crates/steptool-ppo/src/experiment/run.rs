@@ -15,6 +15,7 @@ use super::report::{write_report, Results};
 use super::spec::{ExperimentSpec, Method};
 use crate::app::{run_training, TrainSpec};
 use crate::checkpoint::{adapter_dir, resolve_bundle, RunDir, MODEL};
+use crate::common::merge::merge_adapter;
 use crate::common::run_fields::{RunFields, RunSettings};
 use crate::dpo::{exploration_pairs, run_dpo, DpoData, DpoSpec};
 use crate::error::{Error, Result};
@@ -95,7 +96,6 @@ fn start_model(
     spec: &ExperimentSpec,
     start_dir: &Path,
     opts: steptool_model::LoadOptions,
-    out: &Path,
 ) -> Result<PathBuf> {
     let bundle = resolve_bundle(start_dir)?;
     if bundle.join(MODEL).join("config.json").is_file() {
@@ -110,27 +110,12 @@ fn start_model(
         .model_dir
         .clone()
         .unwrap_or_else(|| start_dir.join(crate::app::BASE_DIR));
-    let (renderer, mut model) = load_policy(
-        Some(&base),
+    merge_adapter(
+        &base,
+        &bundle,
         spec.start.tokenizer.as_deref(),
-        &spec.start.env,
-        None,
-        opts,
-        0,
-        out,
-    )?;
-    model.load_adapter(&adapter_dir(&bundle)?)?;
-    steptool_mdp::atomic::write_dir_atomic(
         &merged,
-        |tmp| -> Result<()> {
-            model.export_merged(tmp)?;
-            let t = tmp.join("tokenizer.json");
-            renderer
-                .tokenizer()
-                .save(&t, false)
-                .map_err(|e| Error::Input(format!("writing {}: {e}", t.display())))
-        },
-        |p, e| Error::io(p)(e),
+        opts,
     )?;
     Ok(merged)
 }
@@ -229,7 +214,7 @@ pub fn run_experiment(
         }
         .with_run(sub_run(&spec, out, "start")?),
     )?;
-    let start = start_model(&spec, &start_dir, opts, out)?;
+    let start = start_model(&spec, &start_dir, opts)?;
 
     let mut evals: Vec<MethodEval> = Vec::new();
     for &seed in &spec.seeds {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use steptool_env::rollout::{read_records, RolloutConfig, RolloutRecord};
 use steptool_env::synthetic::{exact_judge, ExpertAgent, Split, SyntheticBenchmark, SyntheticEnv};
+use steptool_mdp::formats::sft::FoldCounts;
 use steptool_mdp::{AnswerStatus, Episode};
 use steptool_model::{LoraConfig, Model, Precision};
 
@@ -36,6 +37,15 @@ pub enum SftData {
     /// `give_answer`); the others are counted in the summary.
     Records {
         /// The JSONL file.
+        path: PathBuf,
+    },
+    /// The reference's SFT (or RFT) conversation file (`gpt4_dfs_G123_for_sft_example.json`,
+    /// `rft_data_example.json`; formats.md §3.5): per-step prefixes folded into whole
+    /// conversations ([`steptool_mdp::formats::sft::conversations`]), each trained in one pass
+    /// on exactly the turns the reference trains. The conversations carry their own system
+    /// prompt, rendered as written whatever `env.prompt_style` says.
+    Reference {
+        /// The JSON file.
         path: PathBuf,
     },
 }
@@ -181,6 +191,9 @@ pub struct SftSummary {
     pub held_out_conversations: usize,
     /// Input conversations left out, with why (unsolved records, no turn).
     pub skipped: Vec<(String, String)>,
+    /// A reference conversation file: its per-step instances and the conversations they
+    /// were folded into.
+    pub folded: Option<FoldCounts>,
     /// Steps run now / in total.
     pub steps_run: usize,
     /// See `steps_run`.
@@ -206,6 +219,13 @@ impl std::fmt::Display for SftSummary {
             "SFT: {} step(s) now, {} in total, on {} conversations ({} held out)",
             self.steps_run, self.steps_done, self.train_conversations, self.held_out_conversations
         )?;
+        if let Some(c) = &self.folded {
+            writeln!(
+                f,
+                "  reference file: {} instances folded into {} conversations ({} duplicates)",
+                c.instances, c.conversations, c.duplicates
+            )?;
+        }
         if !self.skipped.is_empty() {
             writeln!(
                 f,
@@ -266,6 +286,118 @@ pub fn sft_episodes(renderer: &Renderer, records: &[RolloutRecord]) -> Result<Ve
             let n = trace.action_spans.len();
             trace.to_episode(vec![1.0; n]).map_err(Error::Data)
         })
+        .collect()
+}
+
+/// A spec's training data: the episodes, the input conversations left out with why, and for a
+/// reference file what was folded.
+type LoadedSftData = (Vec<Episode>, Vec<(String, String)>, Option<FoldCounts>);
+
+/// The training conversations of a spec's data as episodes (see [`LoadedSftData`]).
+fn sft_data(spec: &SftSpec, renderer: &Renderer) -> Result<LoadedSftData> {
+    let (records, source) = match &spec.data {
+        SftData::Synthetic { tasks } => (
+            expert_records(&spec.env, *tasks)?,
+            "synthetic expert".to_owned(),
+        ),
+        SftData::Records { path } => (read_records(path)?, path.display().to_string()),
+        SftData::Reference { path } => {
+            let (episodes, counts) = reference_episodes(renderer, path)?;
+            return Ok((episodes, Vec::new(), Some(counts)));
+        }
+    };
+    let mut skipped = Vec::new();
+    let kept: Vec<RolloutRecord> = records
+        .into_iter()
+        .filter(|r| {
+            let ok = r.trajectory.is_some() && record_solved(r);
+            if !ok {
+                skipped.push((
+                    format!("{} sample {}", r.query_id, r.sample),
+                    if r.trajectory.is_none() {
+                        "no turn"
+                    } else {
+                        "not solved"
+                    }
+                    .to_owned(),
+                ));
+            }
+            ok
+        })
+        .collect();
+    let episodes = sft_episodes(renderer, &kept)?;
+    if episodes.is_empty() {
+        return Err(Error::Input(format!(
+            "{source}: no conversation to train on ({} left out)",
+            skipped.len()
+        )));
+    }
+    Ok((episodes, skipped, None))
+}
+
+/// Episodes of a reference SFT/RFT conversation file (see [`SftData::Reference`]): the
+/// conversation as written (system prompt included) in the renderer's chat format, with an
+/// action span on each turn the reference trains. The assistant values' leading `"\n"` is
+/// dropped: our prompts end the assistant header with the newline in every format (the
+/// reference strips it for Qwen2 only).
+pub fn reference_episodes(renderer: &Renderer, path: &Path) -> Result<(Vec<Episode>, FoldCounts)> {
+    use steptool_mdp::formats::sft::{conversations, read_sft, SftRole};
+    let entries = read_sft(path)?;
+    let (convs, counts) = conversations(&entries, Some(path))?;
+    let renderer = renderer
+        .clone()
+        .with_style(crate::online::PromptStyle::Reference);
+    let episodes = convs
+        .iter()
+        .map(|c| {
+            let messages: Vec<steptool_env::Message> = c
+                .turns
+                .iter()
+                .map(|t| match t.from {
+                    SftRole::System => steptool_env::Message::system(&t.value),
+                    SftRole::User => steptool_env::Message::user(&t.value),
+                    SftRole::Function => steptool_env::Message::tool("", &t.value),
+                    SftRole::Assistant => steptool_env::Message {
+                        role: steptool_env::Role::Assistant,
+                        content: t.value.strip_prefix('\n').unwrap_or(&t.value).to_owned(),
+                        tool_call: None,
+                        name: None,
+                        valid: true,
+                    },
+                })
+                .collect();
+            let mut trace = renderer.teacher_trace(&messages, &[]).map_err(|e| {
+                Error::Input(format!(
+                    "{}: {}.instances[{}]: {e}",
+                    path.display(),
+                    c.query_id,
+                    c.instance
+                ))
+            })?;
+            // The k-th span is the k-th assistant turn; keep the trained ones.
+            let assistant_turns: Vec<usize> = (0..c.turns.len())
+                .filter(|&i| c.turns[i].from == SftRole::Assistant)
+                .collect();
+            let keep: Vec<bool> = assistant_turns
+                .iter()
+                .map(|i| c.targets.contains(i))
+                .collect();
+            trace.action_spans = marked(trace.action_spans, &keep);
+            trace.logprobs = marked(trace.logprobs, &keep);
+            trace.finish_reasons = marked(trace.finish_reasons, &keep);
+            let n = trace.action_spans.len();
+            trace.to_episode(vec![1.0; n]).map_err(Error::Data)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((episodes, counts))
+}
+
+/// The items of `v` whose `keep` flag is set.
+fn marked<T>(v: Vec<T>, keep: &[bool]) -> Vec<T> {
+    v.into_iter()
+        .zip(keep)
+        .filter(|(_, &k)| k)
+        .map(|(x, _)| x)
         .collect()
 }
 
@@ -401,39 +533,7 @@ pub fn run_sft(spec: SftSpec) -> Result<SftSummary> {
     )?;
 
     // Data.
-    let (records, source) = match &spec.data {
-        SftData::Synthetic { tasks } => (
-            expert_records(&spec.env, *tasks)?,
-            "synthetic expert".to_owned(),
-        ),
-        SftData::Records { path } => (read_records(path)?, path.display().to_string()),
-    };
-    let mut skipped = Vec::new();
-    let kept: Vec<RolloutRecord> = records
-        .into_iter()
-        .filter(|r| {
-            let ok = r.trajectory.is_some() && record_solved(r);
-            if !ok {
-                skipped.push((
-                    format!("{} sample {}", r.query_id, r.sample),
-                    if r.trajectory.is_none() {
-                        "no turn"
-                    } else {
-                        "not solved"
-                    }
-                    .to_owned(),
-                ));
-            }
-            ok
-        })
-        .collect();
-    let episodes = sft_episodes(&renderer, &kept)?;
-    if episodes.is_empty() {
-        return Err(Error::Input(format!(
-            "{source}: no conversation to train on ({} left out)",
-            skipped.len()
-        )));
-    }
+    let (episodes, skipped, folded) = sft_data(&spec, &renderer)?;
     let held = if spec.eval_fraction > 0.0 {
         ((episodes.len() as f64 * spec.eval_fraction).ceil() as usize).min(episodes.len() - 1)
     } else {
@@ -537,6 +637,7 @@ pub fn run_sft(spec: SftSpec) -> Result<SftSummary> {
         train_conversations: train.len(),
         held_out_conversations: held_out.len(),
         skipped,
+        folded,
         steps_run: run_metrics.len(),
         steps_done: trainer.steps_done(),
         first_loss: run_metrics.first().map(|m| m.loss),
