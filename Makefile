@@ -14,10 +14,10 @@ CARGO ?= cargo
 run:
 	$(WITH_TORCH) $(CARGO) run --release -- train --overwrite
 
-## The StepTool loop on a real pretrained model, on the CPU (docs/real-model.md): SmolLM2-135M-
+## The StepTool loop on a real pretrained model, on the CPU (docs/model.md, "make run-real"): SmolLM2-135M-
 ## Instruct (PyPI) LoRA-SFT'd on 192 synthetic demonstrations and evaluated on 32 test tasks,
 ## the adapter merged (runs/smollm2-sft/merged, made once), then 3 online StepTool iterations
-## with LoRA (runs/smollm2-steptool). About 45 minutes on 2 cores, 6 GB of memory.
+## with LoRA (runs/smollm2-steptool). About 37 minutes on 2 cores (23 for the start), 9.3 GB of memory.
 SMOLLM2 := .cache/smollm2/SmolLM2-135M-Instruct
 run-real: runs/smollm2-sft/merged/config.json
 	$(WITH_TORCH) $(CARGO) run --release -- train --config examples/specs/smollm2-steptool.json --overwrite
