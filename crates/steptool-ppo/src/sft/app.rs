@@ -251,7 +251,12 @@ impl std::fmt::Display for SftSummary {
             writeln!(f, "  plot:          {}", p.display())?;
         }
         if let Some(c) = &self.checkpoint {
-            writeln!(f, "  checkpoint:    {} (adapter/)", c.display())?;
+            let held = if c.join(crate::checkpoint::MODEL).is_dir() {
+                "model/: the fully fine-tuned weights"
+            } else {
+                "adapter/"
+            };
+            writeln!(f, "  checkpoint:    {} ({held})", c.display())?;
         }
         Ok(())
     }
