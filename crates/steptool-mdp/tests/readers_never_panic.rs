@@ -21,8 +21,9 @@ struct Reader {
     read: fn(&Path) -> Result<Vec<String>, String>,
 }
 
-fn fixture(rel: &'static str) -> impl Fn() -> Vec<u8> {
-    move || std::fs::read(repo_file(rel)).unwrap_or_default()
+/// A sample's bytes (empty when missing: `the_samples_read_whole` fails on that).
+fn read_fixture(rel: &str) -> Vec<u8> {
+    std::fs::read(repo_file(rel)).unwrap_or_default()
 }
 
 fn whole<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<Vec<String>, String> {
@@ -47,7 +48,7 @@ fn readers() -> Vec<Reader> {
     vec![
         Reader {
             name: "tsv",
-            sample: || fixture("fixtures/reference/steptool_ppo_qwen2_5rows.csv")(),
+            sample: || read_fixture("fixtures/reference/steptool_ppo_qwen2_5rows.csv"),
             read: |p| {
                 tsv::read_tsv(p)
                     .map(|r| r.errors.iter().map(|(_, e)| e.to_string()).collect())
@@ -56,34 +57,38 @@ fn readers() -> Vec<Reader> {
         },
         Reader {
             name: "converted",
-            sample: || fixture("fixtures/reference/converted_prediction_qwen2_entry_56543.json")(),
+            sample: || {
+                read_fixture("fixtures/reference/converted_prediction_qwen2_entry_56543.json")
+            },
             read: |p| whole(converted::read_converted_trajectories(p)),
         },
         Reader {
             name: "annotation",
-            sample: || fixture("fixtures/reference/reward_annotation_qwen2_entry_56543.json")(),
+            sample: || read_fixture("fixtures/reference/reward_annotation_qwen2_entry_56543.json"),
             read: |p| whole(annotation::read_annotations(p)),
         },
         Reader {
             name: "raw answer",
-            sample: || fixture("fixtures/reference/raw_answer_stb_chatgpt_608_CoT@1.json")(),
+            sample: || read_fixture("fixtures/reference/raw_answer_stb_chatgpt_608_CoT@1.json"),
             read: |p| whole(raw_answer::read_raw_answer(p)),
         },
         Reader {
             name: "sft",
-            sample: || fixture("fixtures/reference/rft_data_entry_87720.json")(),
+            sample: || read_fixture("fixtures/reference/rft_data_entry_87720.json"),
             read: |p| {
                 whole(sft::read_sft(p).and_then(|e| sft::conversations(&e, Some(p)).map(|_| ())))
             },
         },
         Reader {
             name: "test queries",
-            sample: || fixture("fixtures/reference/test_queries_G1_instruction_first10.json")(),
+            sample: || read_fixture("fixtures/reference/test_queries_G1_instruction_first10.json"),
             read: |p| whole(queries::read_test_queries(p)),
         },
         Reader {
             name: "query ids",
-            sample: || fixture("fixtures/reference/test_query_ids_G1_instruction_first10.json")(),
+            sample: || {
+                read_fixture("fixtures/reference/test_query_ids_G1_instruction_first10.json")
+            },
             read: |p| whole(queries::read_query_ids(p)),
         },
         Reader {

@@ -210,6 +210,8 @@ pub struct SftSummary {
     pub plot: Option<PathBuf>,
     /// The newest checkpoint.
     pub checkpoint: Option<PathBuf>,
+    /// Whether the checkpoint holds fully fine-tuned weights (`model/`) or an adapter.
+    pub full_finetune: bool,
 }
 
 impl std::fmt::Display for SftSummary {
@@ -251,7 +253,7 @@ impl std::fmt::Display for SftSummary {
             writeln!(f, "  plot:          {}", p.display())?;
         }
         if let Some(c) = &self.checkpoint {
-            let held = if c.join(crate::checkpoint::MODEL).is_dir() {
+            let held = if self.full_finetune {
                 "model/: the fully fine-tuned weights"
             } else {
                 "adapter/"
@@ -651,6 +653,7 @@ pub fn run_sft(spec: SftSpec) -> Result<SftSummary> {
         eval,
         plot: plot_sft(&metrics_path, &png)?,
         checkpoint: run.latest()?,
+        full_finetune: full,
     };
     let sp = out_dir.join("summary.json");
     let text = serde_json::to_string_pretty(&summary).map_err(Error::json(&sp))?;
